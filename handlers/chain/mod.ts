@@ -1,0 +1,4 @@
+export { Chain, ChainError, ChainRouter } from "./chain.ts";
+export { Hop } from "./hop.ts";
+export type { Node } from "./node.ts";
+export { Selector, type SelectorOptions } from "./selector.ts";

@@ -1,0 +1,106 @@
+/**
+ * A service: one listener feeding one handler, with per-connection logging
+ * and graceful shutdown (stop accepting, drain, then cut what is left).
+ *
+ * @module
+ */
+import { formatAddr, type Logger } from "../transports/log.ts";
+import { closeQuietly } from "../transports/_io/write_all.ts";
+import { isBenignClose } from "../transports/_io/pipe.ts";
+import { ClosedError, type Conn, type Listener } from "../transports/types.ts";
+import type { Handler } from "./types.ts";
+
+/** Default time open connections get to finish after a shutdown signal. */
+export const DEFAULT_GRACE_PERIOD = 10_000;
+
+export class Service {
+  readonly #conns = new Set<Conn>();
+  readonly #abort = new AbortController();
+  #serving?: Promise<void>;
+  #idle?: () => void;
+
+  constructor(
+    readonly name: string,
+    readonly listener: Listener,
+    readonly handler: Handler,
+    readonly log: Logger,
+  ) {}
+
+  /** Number of connections being served. */
+  get active(): number {
+    return this.#conns.size;
+  }
+
+  /** Starts the accept loop; resolves when the listener closes. */
+  serve(): Promise<void> {
+    this.#serving ??= this.#loop();
+    return this.#serving;
+  }
+
+  async #loop(): Promise<void> {
+    this.log.info(`listening on ${formatAddr(this.listener.addr)}`);
+    for (;;) {
+      let conn: Conn;
+      try {
+        conn = await this.listener.accept();
+      } catch (err) {
+        if (err instanceof ClosedError || this.#abort.signal.aborted) return;
+        this.log.error("accept failed", { error: err });
+        continue;
+      }
+      this.#serveConn(conn);
+    }
+  }
+
+  async #serveConn(conn: Conn): Promise<void> {
+    this.#conns.add(conn);
+    const start = performance.now();
+    const local = formatAddr(conn.localAddr);
+    const remote = formatAddr(conn.remoteAddr);
+    const log = this.log.with({ local, remote });
+    log.debug(`${remote} <> ${local}`);
+    try {
+      const r = await this.handler.handle(conn, this.#abort.signal);
+      const fields = {
+        ...r.fields,
+        dst: r.target,
+        inputBytes: r.inBytes ?? 0,
+        outputBytes: r.outBytes ?? 0,
+        duration: `${((performance.now() - start) / 1000).toFixed(3)}s`,
+      };
+      if (r.error && !isBenignClose(r.error)) log.warn(`${remote} >< ${local}: ${errText(r.error)}`, fields);
+      else log.info(`${remote} >< ${local}`, fields);
+    } catch (err) {
+      // Handlers must not reject; if one does, the connection still ends cleanly.
+      log.error(`handler failed: ${errText(err)}`);
+    } finally {
+      closeQuietly(conn);
+      this.#conns.delete(conn);
+      if (this.#conns.size === 0) this.#idle?.();
+    }
+  }
+
+  /**
+   * Stops accepting, waits up to `grace` ms for open connections to finish,
+   * then closes the rest. Resolves when everything is released.
+   */
+  async shutdown(grace = DEFAULT_GRACE_PERIOD): Promise<void> {
+    this.listener.close();
+    await this.#serving;
+    if (this.#conns.size > 0) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        new Promise<void>((r) => (this.#idle = r)),
+        new Promise<void>((r) => (timer = setTimeout(r, grace))),
+      ]);
+      clearTimeout(timer);
+    }
+    this.#abort.abort(new ClosedError("Service shutting down"));
+    for (const c of this.#conns) closeQuietly(c);
+    if (this.#conns.size > 0) await new Promise<void>((r) => (this.#idle = r));
+  }
+}
+
+export function errText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
