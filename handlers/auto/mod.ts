@@ -1,0 +1,1 @@
+export { AutoHandler, autoHandler } from "./handler.ts";

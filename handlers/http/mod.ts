@@ -1,0 +1,2 @@
+export { HttpHandler, httpHandler } from "./handler.ts";
+export { HttpConnector, httpConnector } from "./connector.ts";

@@ -1,0 +1,85 @@
+/**
+ * dost: GOST v3-compatible proxy and tunnel. Flags → config → services;
+ * SIGINT/SIGTERM stop accepting, drain open connections, and exit 0.
+ *
+ * @module
+ */
+import { buildRuntime, type Runtime } from "./config/build.ts";
+import { registerBuiltins } from "./config/builtins.ts";
+import { CLIError, parseArgs, USAGE } from "./config/cli.ts";
+import { loadConfig } from "./config/load.ts";
+import { formatConfig } from "./config/output.ts";
+import { rootLogger } from "./transports/log.ts";
+import { parseDuration } from "./transports/metadata.ts";
+import { DEFAULT_GRACE_PERIOD } from "./handlers/service.ts";
+import { VERSION } from "./version.ts";
+
+const encoder = new TextEncoder();
+
+/** Runs dost with `argv`; resolves to the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  let args;
+  try {
+    args = parseArgs(argv);
+  } catch (err) {
+    if (err instanceof CLIError) {
+      console.error(`dost: ${err.message}\n${USAGE}`);
+      return 2;
+    }
+    throw err;
+  }
+  if (args.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (args.V) {
+    console.log(`dost ${VERSION} (deno ${Deno.version.deno} ${Deno.build.os}/${Deno.build.arch})`);
+    return 0;
+  }
+
+  registerBuiltins();
+  let cfg;
+  try {
+    cfg = await loadConfig(args);
+  } catch (err) {
+    console.error(`dost: ${(err as Error).message}`);
+    return 1;
+  }
+  if (args.O) {
+    await Deno.stdout.write(encoder.encode(formatConfig(cfg, args.O === "json" ? "json" : "yaml")));
+    return 0;
+  }
+
+  const log = rootLogger;
+  log.level = args.DD ? "trace" : args.D ? "debug" : (cfg.log?.level as typeof log.level | undefined) ?? "info";
+
+  let runtime: Runtime;
+  try {
+    runtime = await buildRuntime(cfg, log);
+  } catch (err) {
+    console.error(`dost: ${(err as Error).message}`);
+    return 1;
+  }
+  if (runtime.services.length === 0) {
+    console.error("dost: no services to run (give -L or a config with services)");
+    return 1;
+  }
+
+  const grace = parseDuration(Deno.env.get("DOST_SHUTDOWN_GRACE") ?? "") ?? DEFAULT_GRACE_PERIOD;
+  const stopped = new Promise<string>((resolve) => {
+    for (const sig of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(sig, () => resolve(sig));
+  });
+  const serving = runtime.serve();
+  const sig = await stopped;
+  log.info(`${sig} received: closing listeners, draining connections for up to ${grace / 1000}s`);
+  // A second signal during the drain exits at once.
+  for (const s of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(s, () => Deno.exit(1));
+  await runtime.shutdown(grace);
+  await serving;
+  log.info("stopped");
+  return 0;
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}
