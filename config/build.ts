@@ -11,7 +11,7 @@ import type { Logger } from "../transports/log.ts";
 import { Metadata } from "../transports/metadata.ts";
 import { dialerRegistry, listenerRegistry } from "../transports/registry.ts";
 import type { Registry } from "../transports/registry.ts";
-import { defaultServerTLS, loadClientTLS, loadServerTLS } from "../transports/tls/mod.ts";
+import { defaultServerTLS, type GlobalTLSConfig, loadClientTLS, loadServerTLS } from "../transports/tls/mod.ts";
 import type { Listener, ServerTLSConfig } from "../transports/types.ts";
 import { StaticAuthenticator } from "../handlers/auth.ts";
 import { Chain, ChainRouter, Hop, type Node, Selector } from "../handlers/chain/mod.ts";
@@ -67,7 +67,7 @@ function selectorOptions(s?: SelectorConfig) {
 /** Builds services and chains; listeners are opened (ports bound) before this resolves. */
 export async function buildRuntime(cfg: Config, log: Logger): Promise<Runtime> {
   let globalTLS: Promise<ServerTLSConfig> | undefined;
-  const defaultTLS = () => (globalTLS ??= defaultServerTLS(cfg.tls as TLSConfig | undefined));
+  const defaultTLS = () => (globalTLS ??= defaultServerTLS(globalTLSConfig(cfg.tls), { log }));
   const serverTLS = (tls: TLSConfig | undefined) => {
     if (!tls?.certFile && !tls?.keyFile) return defaultTLS;
     let p: Promise<ServerTLSConfig> | undefined;
@@ -81,7 +81,9 @@ export async function buildRuntime(cfg: Config, log: Logger): Promise<Runtime> {
   for (const h of cfg.hops ?? []) topHops.set(h.name, h);
 
   const chains = new Map<string, Chain>();
-  (cfg.chains ?? []).forEach((c, i) => chains.set(c.name, buildChain(c, `chains[${i}]`, topHops, log)));
+  for (const [i, c] of (cfg.chains ?? []).entries()) {
+    chains.set(c.name, await buildChain(c, `chains[${i}]`, topHops, log));
+  }
 
   const services: Service[] = [];
   const opened: Listener[] = [];
@@ -98,8 +100,14 @@ export async function buildRuntime(cfg: Config, log: Logger): Promise<Runtime> {
   return new Runtime(services, chains);
 }
 
-function buildChain(c: ChainConfig, path: string, topHops: Map<string, HopConfig>, log: Logger): Chain {
-  const hops = (c.hops ?? []).map((h, i) => {
+async function buildChain(
+  c: ChainConfig,
+  path: string,
+  topHops: Map<string, HopConfig>,
+  log: Logger,
+): Promise<Chain> {
+  const hops: Hop[] = [];
+  for (const [i, h] of (c.hops ?? []).entries()) {
     const hpath = `${path}.hops[${i}]`;
     let hc = h;
     if (!h.nodes?.length) {
@@ -107,24 +115,29 @@ function buildChain(c: ChainConfig, path: string, topHops: Map<string, HopConfig
       if (!ref) throw new BuildError(`${hpath}: hop "${h.name}" has no nodes and no top-level hop has that name`);
       hc = ref;
     }
-    const nodes = (hc.nodes ?? []).map((n, j) => buildNode(n, `${hpath}.nodes[${j}]`, log));
-    return new Hop(hc.name, nodes, selectorOptions(hc.selector));
-  });
+    const nodes: Node[] = [];
+    for (const [j, n] of (hc.nodes ?? []).entries()) nodes.push(await buildNode(n, `${hpath}.nodes[${j}]`, log));
+    hops.push(new Hop(hc.name, nodes, selectorOptions(hc.selector)));
+  }
   return new Chain(c.name, hops);
 }
 
-function buildNode(n: NodeConfig, path: string, log: Logger): Node {
+async function buildNode(n: NodeConfig, path: string, log: Logger): Promise<Node> {
   const connectorType = n.connector?.type || "http";
   const dialerType = n.dialer?.type || "tcp";
-  let host: string;
   try {
-    host = splitHostPort(n.addr).host;
+    splitHostPort(n.addr);
   } catch (err) {
     throw new BuildError(`${path}.addr: ${(err as Error).message}`);
   }
   const nlog = log.with({ node: n.name, connector: connectorType, dialer: dialerType });
-  const dialerTLS = loadClientTLS(n.dialer?.tls as TLSConfig | undefined, host);
-  const connectorTLS = loadClientTLS(n.connector?.tls as TLSConfig | undefined, host);
+  let dialerTLS, connectorTLS;
+  try {
+    dialerTLS = await loadClientTLS(n.dialer?.tls as TLSConfig | undefined, n.addr);
+    connectorTLS = await loadClientTLS(n.connector?.tls as TLSConfig | undefined, n.addr);
+  } catch (err) {
+    throw new BuildError(`${path}: ${(err as Error).message}`);
+  }
   const dialer = get(dialerRegistry, dialerType, `${path}.dialer.type`)({
     metadata: new Metadata(n.dialer?.metadata ?? {}),
     tls: dialerTLS,
@@ -144,6 +157,13 @@ function buildNode(n: NodeConfig, path: string, log: Logger): Node {
     );
   }
   return { name: n.name, addr: n.addr, connector, dialer };
+}
+
+/** The top-level `tls` section in the shape the TLS loader wants (validity as ms). */
+function globalTLSConfig(tls: TLSConfig | undefined): GlobalTLSConfig | undefined {
+  if (!tls) return undefined;
+  const { validity, ...rest } = tls as TLSConfig & { validity?: string };
+  return { ...rest, validity: validity === undefined ? undefined : parseDuration(validity) } as GlobalTLSConfig;
 }
 
 interface BuildContext {

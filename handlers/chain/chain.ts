@@ -14,13 +14,18 @@ import type { Router } from "../types.ts";
 import type { Hop } from "./hop.ts";
 import type { Node } from "./node.ts";
 
+/** Upper bound for building a whole route (every dial and handshake on it). */
+export const ROUTE_TIMEOUT = 30_000;
+
 export class Chain {
   constructor(readonly name: string, readonly hops: Hop[]) {}
 
   /** Picks one node per hop and connects to `addr` through them. */
   async dial(network: string, addr: string, opts: DialOptions = {}): Promise<Conn> {
     const nodes = this.hops.map((h) => h.select());
-    return await this.#connectThrough(nodes, nodes.length, network, addr, opts);
+    const timeout = AbortSignal.timeout(ROUTE_TIMEOUT);
+    const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
+    return await this.#connectThrough(nodes, nodes.length, network, addr, { ...opts, signal });
   }
 
   /** The transport conn to `nodes[i]`, handshaken by its connector. */

@@ -36,6 +36,12 @@ export class HttpHandler implements Handler {
       let req: RequestHead | null;
       const timer = setTimeout(() => closeQuietly(conn), this.#md.readTimeout);
       try {
+        // A request line starts with a method token; anything else (e.g. a SOCKS
+        // greeting sent to an HTTP port) is answered at once instead of waiting.
+        const first = await conn.peek(1);
+        if (first.length === 1 && !(first[0] >= 0x41 && first[0] <= 0x5a)) {
+          throw new HttpParseError(`Not an HTTP request (first byte 0x${first[0].toString(16).padStart(2, "0")})`);
+        }
         req = await readRequestHead(conn);
       } catch (err) {
         if (err instanceof HttpParseError) await this.#reply(conn, "HTTP/1.1 400 Bad Request", true);

@@ -5,7 +5,7 @@
  * @module
  */
 import { closeQuietly, writeAll } from "../../transports/_io/write_all.ts";
-import { tlsClient } from "../../transports/tls/conn.ts";
+import { tlsClient } from "../../transports/tls/mod.ts";
 import { type Conn, type DialOptions, HandshakeError } from "../../transports/types.ts";
 import type { Auth, Connector, ConnectorOptions } from "../types.ts";
 import { AuthError, ProxyError } from "../types.ts";

@@ -9,7 +9,7 @@
 import { BufferedConn } from "../../transports/_io/buffered_conn.ts";
 import { pipe } from "../../transports/_io/pipe.ts";
 import { closeQuietly, writeAll } from "../../transports/_io/write_all.ts";
-import { tlsServer } from "../../transports/tls/conn.ts";
+import { tlsServer } from "../../transports/tls/mod.ts";
 import { type Conn, HandshakeError } from "../../transports/types.ts";
 import type { Authenticator, Handler, HandleResult, HandlerOptions } from "../types.ts";
 import { AuthError, ProxyError } from "../types.ts";

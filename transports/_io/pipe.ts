@@ -20,7 +20,7 @@ export interface PipeResult {
  * Copies `src` into `dst` until end of stream, then half-closes `dst`.
  * Resolves to the byte count; rejects on a read or write error.
  */
-export async function copy(src: Conn, dst: Conn): Promise<number> {
+export async function copy(src: Conn, dst: Conn, progress?: (n: number) => void): Promise<number> {
   let buf = new Uint8Array(SMALL_BUFFER);
   let total = 0;
   for (;;) {
@@ -28,6 +28,7 @@ export async function copy(src: Conn, dst: Conn): Promise<number> {
     if (n === null) break;
     await writeAll(dst, n === buf.length ? buf : buf.subarray(0, n));
     total += n;
+    progress?.(n);
     if (n === buf.length && buf.length < LARGE_BUFFER) buf = new Uint8Array(LARGE_BUFFER);
   }
   try {
@@ -56,8 +57,9 @@ export async function pipe(a: Conn, b: Conn, signal?: AbortSignal): Promise<Pipe
   signal?.addEventListener("abort", onAbort, { once: true });
   try {
     await Promise.all([
-      copy(a, b).then((n) => (result.aToB = n), fail),
-      copy(b, a).then((n) => (result.bToA = n), fail),
+      // Counts are kept as bytes move, so a relay cut by an error still reports them.
+      copy(a, b, (n) => (result.aToB += n)).catch(fail),
+      copy(b, a, (n) => (result.bToA += n)).catch(fail),
     ]);
   } finally {
     signal?.removeEventListener("abort", onAbort);

@@ -293,7 +293,7 @@ Deno.test("WsConn: keepalive pings every ttl; pongs keep it alive, data does not
   const serverReads = readAll(server).catch(() => {});
   const clientReads = readAll(client).catch((e) => e);
   await new Promise((r) => setTimeout(r, 300));
-  assert(client.pongsReceived >= 4, `pongs: ${client.pongsReceived}`);
+  assert(client.pongsReceived >= 2, `pongs: ${client.pongsReceived}`);
   client.close();
   server.close();
   await serverReads;

@@ -23,21 +23,45 @@ type Callback = (err?: Error | null) => void;
 export class ConnDuplex extends Duplex {
   readonly conn: Conn;
   #reading = false;
+  #wanted = false;
+  #held = false;
   #buf: Uint8Array = new Uint8Array(READ_SIZE);
 
   constructor(conn: Conn) {
     super({ allowHalfOpen: true, readableHighWaterMark: READ_SIZE, writableHighWaterMark: READ_SIZE });
     this.conn = conn;
+    // The TLS socket on top sees failures through its own events; an 'error'
+    // without any listener would otherwise take the whole process down.
+    this.on("error", () => {});
   }
 
   override _read(): void {
-    if (this.#reading) return;
+    this.#wanted = true;
+    if (this.#reading || this.#held) return;
     this.#reading = true;
     this.#readLoop();
   }
 
+  /**
+   * Stops reading the inner conn until {@linkcode release}. The TLS layer on
+   * top takes every chunk pushed to it whatever its own state, so this is
+   * how a TLS conn whose reader fell behind stops the peer.
+   */
+  hold(): void {
+    this.#held = true;
+  }
+
+  release(): void {
+    this.#held = false;
+    if (this.#wanted) this._read();
+  }
+
   async #readLoop(): Promise<void> {
     for (;;) {
+      if (this.#held) {
+        this.#reading = false;
+        return;
+      }
       let n: number | null;
       try {
         n = await this.conn.read(this.#buf);
@@ -61,6 +85,7 @@ export class ConnDuplex extends Duplex {
       }
       if (!this.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength))) {
         this.#reading = false;
+        this.#wanted = false;
         return;
       }
     }

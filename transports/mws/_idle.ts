@@ -1,0 +1,22 @@
+import type { Session } from "../_mux/mod.ts";
+
+/** How often a draining session is checked for open streams. */
+const IDLE_POLL = 500;
+
+/**
+ * Closes `session` as soon as it carries no stream: at once when idle,
+ * otherwise when the last stream ends (checked every half second; the timer
+ * does not keep the process alive and stops when the session dies).
+ */
+export function closeWhenIdle(session: Session): void {
+  if (session.closed) return;
+  if (session.numStreams === 0) {
+    session.close();
+    return;
+  }
+  const timer = setInterval(() => {
+    if (session.numStreams === 0) session.close();
+  }, IDLE_POLL);
+  Deno.unrefTimer(timer);
+  session.done.then(() => clearInterval(timer));
+}
