@@ -7,6 +7,8 @@
 import { dialerRegistry, listenerRegistry } from "../transports/registry.ts";
 import { listenTcp, tcpDialer } from "../transports/tcp/mod.ts";
 import { listenTls, tlsDialer } from "../transports/tls/mod.ts";
+import { listenWs, listenWss, wsDialer, wssDialer } from "../transports/ws/mod.ts";
+import { listenMws, listenMwss, mwsDialer, mwssDialer } from "../transports/mws/mod.ts";
 import { connectorRegistry, handlerRegistry } from "../handlers/registry.ts";
 import { autoHandler } from "../handlers/auto/mod.ts";
 import { forwardConnector, forwardHandler } from "../handlers/forward/mod.ts";
@@ -14,6 +16,11 @@ import { httpConnector, httpHandler } from "../handlers/http/mod.ts";
 import { relayConnector, relayHandler } from "../handlers/relay/mod.ts";
 import { socks4Connector, socks4Handler } from "../handlers/socks4/mod.ts";
 import { socks5Connector, socks5Handler } from "../handlers/socks5/mod.ts";
+
+import { registerH2 } from "./builtins_h2.ts";
+import { registerPht } from "./builtins_pht.ts";
+import { registerH3 } from "./builtins_h3.ts";
+import { registerReverse } from "./builtins_reverse.ts";
 
 let done = false;
 
@@ -25,6 +32,14 @@ export function registerBuiltins(): void {
   listenerRegistry.register("tls", listenTls);
   dialerRegistry.register("tcp", tcpDialer);
   dialerRegistry.register("tls", tlsDialer);
+  listenerRegistry.register("ws", listenWs);
+  listenerRegistry.register("wss", listenWss);
+  listenerRegistry.register("mws", listenMws);
+  listenerRegistry.register("mwss", listenMwss);
+  dialerRegistry.register("ws", wsDialer);
+  dialerRegistry.register("wss", wssDialer);
+  dialerRegistry.register("mws", mwsDialer);
+  dialerRegistry.register("mwss", mwssDialer);
 
   handlerRegistry.register("auto", autoHandler);
   handlerRegistry.register("http", httpHandler);
@@ -38,6 +53,12 @@ export function registerBuiltins(): void {
   for (const n of ["socks4", "socks4a"]) connectorRegistry.register(n, socks4Connector);
   connectorRegistry.register("relay", relayConnector);
   for (const n of ["forward", "tcp"]) connectorRegistry.register(n, forwardConnector);
+
+  // One file per area, so the areas can grow independently.
+  registerH2();
+  registerPht();
+  registerH3();
+  registerReverse();
 }
 
 /** Dialers whose transport is TLS (for the "verification is off" start-up warning). */

@@ -20,7 +20,7 @@ import { parseListenerMetadata } from "./metadata.ts";
  * drain them and clients notice the end and dial a fresh session.
  */
 export class MwsListener implements Listener {
-  readonly #ws: Listener;
+  readonly #ws: Listener & { readonly done?: Promise<void> };
   readonly #mux: MuxConfig;
   readonly #log: Logger;
   readonly #queue: ConnQueue<Stream>;
@@ -28,7 +28,7 @@ export class MwsListener implements Listener {
   #closed = false;
   readonly #loop: Promise<void>;
 
-  constructor(ws: Listener, mux: MuxConfig, backlog: number, log: Logger) {
+  constructor(ws: Listener & { readonly done?: Promise<void> }, mux: MuxConfig, backlog: number, log: Logger) {
     this.#ws = ws;
     this.#mux = mux;
     this.#log = log;
@@ -45,9 +45,9 @@ export class MwsListener implements Listener {
     return this.#sessions.size;
   }
 
-  /** Resolves when the accept loop has stopped (after `close()`). */
+  /** Resolves when the accept loops (this one and the WebSocket listener's) have stopped, after `close()`. */
   get done(): Promise<void> {
-    return this.#loop;
+    return Promise.all([this.#loop, this.#ws.done]).then(() => {});
   }
 
   accept(): Promise<Stream> {

@@ -51,9 +51,7 @@ let x509Module: Promise<X509> | undefined;
 function loadX509(): Promise<X509> {
   x509Module ??= (async () => {
     // @peculiar/x509 resolves its services through tsyringe, which needs the Reflect metadata API.
-    // TODO(lead): map "reflect-metadata" in deno.json and import it by bare name.
-    // deno-lint-ignore no-import-prefix
-    await import("npm:reflect-metadata@0.2.2");
+    await import("reflect-metadata");
     const x509 = await import("@peculiar/x509");
     x509.cryptoProvider.set(crypto);
     return x509;
@@ -65,8 +63,8 @@ const EC_ALGORITHM = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" };
 
 function randomSerial(): string {
   const serial = crypto.getRandomValues(new Uint8Array(16));
-  serial[0] &= 0x7f; // positive INTEGER
-  if (serial[0] === 0) serial[0] = 1; // keep all 128 bits significant, no leading zero octet
+  serial[0] &= 0x7f; // a positive INTEGER in 16 octets
+  if (serial[0] === 0) serial[0] = 1; // and no leading zero octet
   return Array.from(serial, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 

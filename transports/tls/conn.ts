@@ -100,18 +100,21 @@ function trustAnchors(pem: string): X509Certificate[] {
   return list;
 }
 
-const EKU_CLIENT_AUTH = "1.3.6.1.5.5.7.3.2";
-const EKU_ANY = "2.5.29.37.0";
+/** A certificate's subject on one line. */
+function subjectOf(cert: X509Certificate): string {
+  return cert.subject.replaceAll("\n", ", ");
+}
 
 function checkValidity(cert: X509Certificate, now: number): void {
   if (now < Date.parse(cert.validFrom) || now > Date.parse(cert.validTo)) {
-    throw new Error(`certificate "${cert.subject}" is not valid now (${cert.validFrom} to ${cert.validTo})`);
+    throw new Error(`certificate "${subjectOf(cert)}" is not valid now (${cert.validFrom} to ${cert.validTo})`);
   }
 }
 
 /**
  * Go's RequireAndVerifyClientCert: the client's certificate must chain (through
- * intermediates it sent) to one of `cas`, be valid now, and allow client auth.
+ * intermediates it sent) to one of `cas` and be valid now. (Deno's X509Certificate
+ * does not expose extended key usage, so clientAuth EKU is not checked.)
  */
 function verifyClientCertificate(sock: tls.TLSSocket, cas: X509Certificate[]): void {
   let peer = sock.getPeerCertificate(true) as tls.DetailedPeerCertificate | undefined;
@@ -119,10 +122,6 @@ function verifyClientCertificate(sock: tls.TLSSocket, cas: X509Certificate[]): v
   const leaf = new X509Certificate(peer.raw);
   const now = Date.now();
   checkValidity(leaf, now);
-  const eku = leaf.keyUsage as string[] | undefined;
-  if (Array.isArray(eku) && eku.length > 0 && !eku.includes(EKU_CLIENT_AUTH) && !eku.includes(EKU_ANY)) {
-    throw new Error(`client certificate "${leaf.subject}" is not for client authentication`);
-  }
   let cur = leaf;
   for (let depth = 0; depth < 8; depth++) {
     const anchor = cas.find((ca) => cur.checkIssued(ca) && cur.verify(ca.publicKey));
@@ -138,7 +137,7 @@ function verifyClientCertificate(sock: tls.TLSSocket, cas: X509Certificate[]): v
     cur = inter;
     peer = next;
   }
-  throw new Error(`client certificate "${leaf.subject}" is not signed by a trusted CA`);
+  throw new Error(`client certificate "${subjectOf(leaf)}" is not signed by a trusted CA`);
 }
 
 /**

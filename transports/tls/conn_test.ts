@@ -2,7 +2,7 @@ import { assert, assertEquals, assertRejects, assertStringIncludes } from "../..
 import { type ClientTLSConfig, ClosedError, type Conn, HandshakeError, type ServerTLSConfig } from "../types.ts";
 import { writeAll } from "../_io/write_all.ts";
 import { generateCertificate } from "./cert.ts";
-import { isDenoTcpConn, tlsClient, type TlsConn, tlsServer } from "./conn.ts";
+import { isDenoTcpConn, NativeTlsConn, tlsClient, type TlsConn, tlsServer } from "./conn.ts";
 import { dec, drain, enc, memoryPair, readAll, sendPattern } from "./_test_util.ts";
 
 const selfSigned = await generateCertificate(); // GOST's default: CN=gost.run
@@ -114,6 +114,7 @@ Deno.test("server ca requires a client certificate signed by it", async () => {
 
   const wrong = await handshakePair(srv, { secure: false, cert: strangerClient.cert, key: strangerClient.key });
   assert(wrong.serverErr instanceof HandshakeError, "a certificate from another CA must fail");
+  assertStringIncludes((wrong.serverErr as Error).message, "not signed by a trusted CA");
   closeAll(wrong.client);
 
   const good = await handshakePair(srv, { secure: false, cert: clientCert.cert, key: clientCert.key });
@@ -205,5 +206,39 @@ Deno.test("write after closeWrite fails; the peer's answer still arrives", async
     assertEquals(dec(await readAll(client)), "answer");
   } finally {
     closeAll(client, server);
+  }
+});
+
+Deno.test("NativeTlsConn: Deno TLS conns as TlsConn, half-close, ALPN", async () => {
+  const ipCert = await generateCertificate({
+    commonName: "127.0.0.1",
+    dnsNames: [],
+    ipAddresses: ["127.0.0.1"],
+    issuer: ca,
+  });
+  const ln = Deno.listenTls({ hostname: "127.0.0.1", port: 0, ...ipCert, alpnProtocols: ["x"] });
+  try {
+    const [c, s] = await Promise.all([
+      Deno.connectTls({ hostname: "127.0.0.1", port: ln.addr.port, caCerts: [ca.cert], alpnProtocols: ["x"] }),
+      ln.accept(),
+    ]);
+    const [ci, si] = await Promise.all([c.handshake(), s.handshake()]);
+    const client = new NativeTlsConn(c, ci.alpnProtocol);
+    const server = new NativeTlsConn(s, si.alpnProtocol);
+    try {
+      assertEquals(client.alpnProtocol, "x");
+      assertEquals(client.remoteAddr, c.remoteAddr);
+      await writeAll(client, enc("hello"));
+      await client.closeWrite();
+      assertEquals(dec(await readAll(server)), "hello");
+      await writeAll(server, enc("world"));
+      server.close(); // no close_notify half-close: reads as end of stream
+      assertEquals(dec(await readAll(client)), "world");
+    } finally {
+      client.close();
+      server.close();
+    }
+  } finally {
+    ln.close();
   }
 });

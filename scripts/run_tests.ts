@@ -1,5 +1,5 @@
 /**
- * `deno task test`: installs the real peers the tests drive (as root with
+ * `deno task test` (scripts/run_tests.ts): installs the real peers the tests drive (as root with
  * apt-get; otherwise those tests are skipped and counted), runs every test,
  * and ends with one line `N passed, N failed, N skipped`.
  *
