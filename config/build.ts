@@ -12,7 +12,7 @@ import { Metadata } from "../transports/metadata.ts";
 import { dialerRegistry, listenerRegistry } from "../transports/registry.ts";
 import type { Registry } from "../transports/registry.ts";
 import { defaultServerTLS, type GlobalTLSConfig, loadClientTLS, loadServerTLS } from "../transports/tls/mod.ts";
-import type { Listener, ServerTLSConfig } from "../transports/types.ts";
+import type { Listener, ListenerOptions, ServerTLSConfig } from "../transports/types.ts";
 import { StaticAuthenticator } from "../handlers/auth.ts";
 import { Chain, ChainRouter, Hop, type Node, Selector } from "../handlers/chain/mod.ts";
 import { connectorRegistry, handlerRegistry } from "../handlers/registry.ts";
@@ -217,6 +217,15 @@ async function buildService(s: ServiceConfig, path: string, ctx: BuildContext): 
     log,
   });
 
+  // rtcp/rudp listeners bind through `listener.chain` (the CLI puts -F there for them).
+  let bind: ListenerOptions["bind"];
+  const lchainName = s.listener?.chain;
+  if (lchainName) {
+    const lchain = ctx.chains.get(lchainName);
+    if (!lchain) throw new BuildError(`${path}.listener.chain: no chain named "${lchainName}"`);
+    const router = new ChainRouter(lchain);
+    bind = router.bind?.bind(router);
+  }
   const listenerFactory = get(listenerRegistry, listenerType, `${path}.listener.type`);
   let listener: Listener;
   try {
@@ -225,6 +234,7 @@ async function buildService(s: ServiceConfig, path: string, ctx: BuildContext): 
       metadata: new Metadata(s.listener?.metadata ?? {}),
       tls: ctx.serverTLS(s.listener?.tls as TLSConfig | undefined),
       log,
+      bind,
     });
   } catch (err) {
     throw new BuildError(`${path}: cannot listen on "${s.addr}": ${(err as Error).message}`);

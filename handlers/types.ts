@@ -6,7 +6,7 @@
  */
 import type { Logger } from "../transports/log.ts";
 import type { Metadata } from "../transports/metadata.ts";
-import type { ClientTLSConfig, Conn, DialOptions, ServerTLSConfig } from "../transports/types.ts";
+import type { Binder, ClientTLSConfig, Conn, DialOptions, ServerTLSConfig } from "../transports/types.ts";
 
 /** Checks credentials. */
 export interface Authenticator {
@@ -25,6 +25,8 @@ export interface Router {
   dial(network: string, addr: string, opts?: DialOptions): Promise<Conn>;
   /** True when a chain is attached (affects e.g. the address a reply reports). */
   readonly hasChain: boolean;
+  /** Binds `addr` on the far end of the chain (rtcp/rudp); absent when the chain cannot bind. */
+  bind?: Binder;
 }
 
 /** A forwarding target (`forwarder.nodes[]`). */

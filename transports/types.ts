@@ -101,6 +101,13 @@ export interface ClientTLSConfig {
   alpn?: string[];
 }
 
+/**
+ * Opens a listener on a remote host through a chain (relay BIND, SOCKS5
+ * MBIND/UDP-TUN): what `rtcp`/`rudp` listeners accept from. `network` is
+ * "tcp" or "udp"; `addr` is the address to bind on the far side.
+ */
+export type Binder = (network: string, addr: string, opts?: DialOptions) => Promise<Listener>;
+
 /** Everything a listener factory gets. */
 export interface ListenerOptions {
   /** `host:port` to listen on; an empty host means all interfaces. */
@@ -109,6 +116,8 @@ export interface ListenerOptions {
   /** Resolves the server certificate (service's own or the global default). */
   tls: () => Promise<ServerTLSConfig>;
   log: import("./log.ts").Logger;
+  /** Set when the service has `listener.chain` (rtcp/rudp bind through it). */
+  bind?: Binder;
 }
 
 /** Everything a dialer factory gets. */
