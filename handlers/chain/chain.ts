@@ -9,7 +9,7 @@
  */
 import { netDial } from "../../transports/tcp/dial.ts";
 import { closeQuietly } from "../../transports/_io/write_all.ts";
-import type { Conn, DialOptions } from "../../transports/types.ts";
+import type { Binder, Conn, DialOptions } from "../../transports/types.ts";
 import type { Router } from "../types.ts";
 import type { Hop } from "./hop.ts";
 import type { Node } from "./node.ts";
@@ -83,6 +83,9 @@ function errMessage(err: unknown): string {
 
 /** Dials through a chain, or directly when there is none. */
 export class ChainRouter implements Router {
+  /** Set once reverse tunnels exist: binds on the chain's far end. */
+  bind?: Binder;
+
   constructor(readonly chain?: Chain) {}
 
   get hasChain(): boolean {

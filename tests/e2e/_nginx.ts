@@ -126,7 +126,7 @@ export async function startNginx(o: NginxOptions): Promise<Nginx> {
     errorLog: () => Deno.readTextFile(`${dir}/error.log`).catch(() => ""),
     async close() {
       try {
-        child.kill("SIGQUIT"); // graceful: lets workers finish writing the logs
+        child.kill("SIGTERM"); // fast shutdown: the master stops its workers (SIGKILL would orphan them)
       } catch {
         // gone
       }
