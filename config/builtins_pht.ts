@@ -3,8 +3,13 @@
  *
  * @module
  */
+import { dialerRegistry, listenerRegistry } from "../transports/registry.ts";
+import { listenPht, listenPhts, phtDialer, phtsDialer } from "../transports/pht/mod.ts";
 
-/** Registers this area's listeners, dialers, handlers and connectors. */
+/** Registers the `pht` and `phts` listeners and dialers. */
 export function registerPht(): void {
-  // filled in by the pht work
+  listenerRegistry.register("pht", listenPht);
+  listenerRegistry.register("phts", listenPhts);
+  dialerRegistry.register("pht", phtDialer);
+  dialerRegistry.register("phts", phtsDialer);
 }

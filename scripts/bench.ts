@@ -7,12 +7,13 @@
  * into `docs/benchmarks.md` between the `bench:begin`/`bench:end` markers.
  *
  * ```sh
- * deno task bench                                  # every scenario, 10 s per direction
+ * deno task bench                                  # every scenario, 3 rounds of 5 s per direction
  * deno task bench -- --only relay+tls --seconds 5  # one scenario (plus the direct baseline)
  * deno task bench -- --list                        # scenario names
  * ```
  *
- * Options: `--only NAME[,NAME]` (repeatable), `--seconds N` (default 10),
+ * Options: `--only NAME[,NAME]` (repeatable), `--seconds N` (default 5),
+ * `--rounds N` (default 3; every row is measured once per round, interleaved, and the table shows medians),
  * `--entry FILE` (run a bundle such as `dist/dost.js` instead of `main.ts`),
  * `--out FILE` (default `docs/benchmarks.md`), `--write` (write the doc even
  * for an `--only` run), `--no-write`.
@@ -61,8 +62,10 @@ export const SCENARIOS: Scenario[] = [
   hop("relay+tls", "relay+tls", 0.35, 0.28),
 ];
 
-/** Seconds each iperf3 client runs, per direction. */
-export const DEFAULT_SECONDS = 10;
+/** Seconds each iperf3 client runs, per direction and round. */
+export const DEFAULT_SECONDS = 5;
+/** Rounds; every set-up is measured once per round (interleaved), and the table shows medians. */
+export const DEFAULT_ROUNDS = 3;
 /** Time a dost process gets to start listening. */
 const START_TIMEOUT_MS = 30_000;
 /** Slack on top of the test duration before an iperf3 client is killed. */
@@ -76,25 +79,29 @@ const DEFAULT_OUT = `${ROOT}docs/benchmarks.md`;
 const BEGIN = "<!-- bench:begin -->";
 const END = "<!-- bench:end -->";
 
-/** One direction's throughput, in Gbit/s as the receiver saw it. */
-type Gbps = number;
-
-interface Row {
+/** One set-up under test: direct, or a scenario's running dost processes. */
+interface Setup {
   scenario: Scenario | "direct";
-  up?: Gbps;
-  down?: Gbps;
+  /** Port the iperf3 client connects to. */
+  port: number;
+  procs: Proc[];
+  /** Gbit/s per round, client to server (iperf3 -c) and server to client (-R), as the receiver saw it. */
+  up: number[];
+  down: number[];
   error?: string;
-  /** Peak RSS in KiB per dost process name. */
+  /** Peak RSS in KiB per dost process, read before the processes are stopped. */
   peaks: { name: string; peakKiB: number }[];
-  /** CPU seconds of all dost processes together. */
+  /** CPU seconds of its dost processes together, over the whole run. */
   cpu?: number;
 }
 
 interface Options {
   seconds: number;
+  rounds: number;
   entry: string;
-  only: string[];
 }
+
+const nameOf = (s: Setup) => (s.scenario === "direct" ? "direct" : s.scenario.name);
 
 /** Starts the one-off iperf3 server on `iperfPort`, runs one client to `port`, returns Gbit/s. */
 async function iperf(group: ProcessGroup, iperfPort: number, port: number, seconds: number, reverse: boolean) {
@@ -133,70 +140,104 @@ async function startDost(group: ProcessGroup, name: string, entry: string, args:
   return proc;
 }
 
-async function runScenario(group: ProcessGroup, s: Scenario, opts: Options, iperfPort: number): Promise<Row> {
-  const row: Row = { scenario: s, peaks: [] };
-  const procs: Proc[] = [];
+/** Starts the dost processes of `s`: the server (if any), then the client forward to `iperfPort`. */
+async function startScenario(group: ProcessGroup, s: Scenario, entry: string, iperfPort: number): Promise<Setup> {
+  const setup: Setup = { scenario: s, port: freePort(), procs: [], up: [], down: [], peaks: [] };
   try {
-    const ports = { hop: freePort(), listen: freePort(), iperf: iperfPort };
-    if (s.server) {
-      procs.push(await startDost(group, "server", opts.entry, ["-L", fill(s.server, ports)], ports.hop));
-    }
+    const ports = { hop: freePort(), listen: setup.port, iperf: iperfPort };
+    if (s.server) setup.procs.push(await startDost(group, "server", entry, ["-L", fill(s.server, ports)], ports.hop));
     const clientArgs = ["-L", `tcp://127.0.0.1:${ports.listen}/127.0.0.1:${ports.iperf}`];
     if (s.forward) clientArgs.push("-F", fill(s.forward, ports));
-    procs.unshift(await startDost(group, "client", opts.entry, clientArgs, ports.listen));
-    row.up = await iperf(group, iperfPort, ports.listen, opts.seconds, false);
-    row.down = await iperf(group, iperfPort, ports.listen, opts.seconds, true);
+    setup.procs.unshift(await startDost(group, "client", entry, clientArgs, ports.listen));
   } catch (err) {
-    row.error = (err as Error).message;
-  } finally {
-    let cpu = 0;
-    for (const p of procs) {
-      const mem = memory(p.pid);
-      if (mem) row.peaks.push({ name: p.name, peakKiB: mem.peakKiB });
-      cpu += cpuSeconds(p.pid) ?? 0;
-    }
-    row.cpu = cpu;
-    await Promise.all(procs.map((p) => p.stop()));
+    setup.error = (err as Error).message;
   }
-  return row;
+  return setup;
+}
+
+/** Reads peak RSS and CPU time of a set-up's processes, then stops them. */
+async function finish(setup: Setup): Promise<void> {
+  let cpu = 0;
+  for (const p of setup.procs) {
+    const mem = memory(p.pid);
+    if (mem) setup.peaks.push({ name: p.name, peakKiB: mem.peakKiB });
+    cpu += cpuSeconds(p.pid) ?? 0;
+  }
+  if (setup.procs.length) setup.cpu = cpu;
+  await Promise.all(setup.procs.map((p) => p.stop()));
+}
+
+/**
+ * Runs `rounds` rounds; each measures every working set-up once per
+ * direction, in table order, so drift on a shared machine spreads evenly.
+ */
+async function measure(group: ProcessGroup, setups: Setup[], iperfPort: number, opts: Options): Promise<void> {
+  for (let round = 1; round <= opts.rounds; round++) {
+    for (const setup of setups) {
+      for (const reverse of [false, true]) {
+        if (setup.error) continue;
+        try {
+          const gbps = await iperf(group, iperfPort, setup.port, opts.seconds, reverse);
+          (reverse ? setup.down : setup.up).push(gbps);
+          console.error(
+            `bench: round ${round}/${opts.rounds} ${nameOf(setup)}${reverse ? " -R" : ""}: ${gbps.toFixed(2)}`,
+          );
+        } catch (err) {
+          setup.error = (err as Error).message;
+        }
+      }
+    }
+  }
+}
+
+function median(xs: number[]): number | undefined {
+  if (xs.length === 0) return undefined;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 const fmt = (n: number | undefined, digits = 2) => (n === undefined || Number.isNaN(n) ? "–" : n.toFixed(digits));
 
-function ratio(v: number | undefined, base: number | undefined): number | undefined {
-  return v === undefined || !base ? undefined : v / base;
+/** Median over the rounds of (through dost ÷ direct in the same round). */
+function ratio(runs: number[], direct: number[]): number | undefined {
+  return median(runs.flatMap((v, i) => (direct[i] ? [v / direct[i]] : [])));
 }
 
-/** The table rows in markdown; a scenario passes when both directions reach its target. */
-function table(rows: Row[]): string {
-  const direct = rows.find((r) => r.scenario === "direct");
+/** The table in markdown: medians over the rounds; a scenario passes when both directions reach its target. */
+function table(setups: Setup[]): string {
+  const direct = setups.find((r) => r.scenario === "direct");
   const out = [
     "| scenario | Gbit/s | ratio | Gbit/s (-R) | ratio (-R) | target | gost | result | dost peak RSS (MiB) | dost CPU s |",
     "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: |",
   ];
-  for (const r of rows) {
+  for (const r of setups) {
+    const up = median(r.up);
+    const down = median(r.down);
     if (r.scenario === "direct") {
-      out.push(`| direct | ${fmt(r.up)} | 1.00 | ${fmt(r.down)} | 1.00 | | | ${r.error ? "error" : ""} | | |`);
+      out.push(`| direct | ${fmt(up)} | 1.00 | ${fmt(down)} | 1.00 | | | ${r.error ? "error" : ""} | | |`);
       continue;
     }
     const s = r.scenario;
-    const up = ratio(r.up, direct?.up);
-    const down = ratio(r.down, direct?.down);
+    const ru = ratio(r.up, direct?.up ?? []);
+    const rd = ratio(r.down, direct?.down ?? []);
     const result = r.error
       ? "error"
-      : up !== undefined && down !== undefined && up >= s.target && down >= s.target
+      : ru !== undefined && rd !== undefined && ru >= s.target && rd >= s.target
       ? "pass"
       : "**FAIL**";
     const rss = r.peaks.map((p) => `${p.name} ${(p.peakKiB / 1024).toFixed(0)}`).join(", ");
     out.push(
-      `| ${s.name} | ${fmt(r.up)} | ${fmt(up)} | ${fmt(r.down)} | ${fmt(down)} | ${fmt(s.target)} | ${fmt(s.gost)} | ` +
+      `| ${s.name} | ${fmt(up)} | ${fmt(ru)} | ${fmt(down)} | ${fmt(rd)} | ${fmt(s.target)} | ${fmt(s.gost)} | ` +
         `${result} | ${rss} | ${fmt(r.cpu, 1)} |`,
     );
   }
-  const errors = rows.filter((r) => r.error).map((r) =>
-    `- ${r.scenario === "direct" ? "direct" : r.scenario.name}: ${r.error!.split("\n")[0]}`
+  const runs = setups.map((r) =>
+    `- ${nameOf(r)}: ${r.up.map((g) => g.toFixed(1)).join(" ")} / -R ${r.down.map((g) => g.toFixed(1)).join(" ")}`
   );
-  return out.join("\n") + (errors.length ? `\n\nErrors:\n${errors.join("\n")}` : "");
+  const errors = setups.filter((r) => r.error).map((r) => `- ${nameOf(r)}: ${r.error!.split("\n")[0]}`);
+  return out.join("\n") + `\n\nEvery run, Gbit/s in round order:\n${runs.join("\n")}` +
+    (errors.length ? `\n\nErrors:\n${errors.join("\n")}` : "");
 }
 
 async function version(cmd: string, args: string[]): Promise<string> {
@@ -216,18 +257,31 @@ function cpuModel(): string {
   }
 }
 
-async function report(rows: Row[], opts: Options, command: string): Promise<string> {
+function loadAverage(): string {
+  try {
+    return Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
+  } catch {
+    return "unknown";
+  }
+}
+
+async function report(setups: Setup[], opts: Options, command: string, loadBefore: string): Promise<string> {
   const lines = [
     `Measured ${new Date().toISOString().replace(/\.\d+Z$/, "Z")} with \`${command}\`.`,
     "",
     `- machine: ${navigator.hardwareConcurrency} CPUs (nproc), ${cpuModel()}, Linux ${Deno.osRelease()}`,
     `- deno ${Deno.version.deno} (v8 ${Deno.version.v8}); ${await version("iperf3", ["--version"])}`,
-    `- iperf3: one stream, ${opts.seconds} s per direction, loopback; server \`iperf3 -s -1 -B 127.0.0.1 -p P\`, ` +
-    `client \`iperf3 -c 127.0.0.1 -p PORT -t ${opts.seconds} -J\` and the same with \`-R\` (the "(-R)" columns)`,
-    `- entry: \`${opts.entry.replace(ROOT, "")}\`; ratio = Gbit/s through dost ÷ direct Gbit/s in this run; ` +
-    "a row passes when both directions reach the target",
+    `- load average (1/5/15 min) before: ${loadBefore}, after: ${loadAverage()} (other work on the machine skews ` +
+    "every number; the ratios less so)",
+    `- iperf3: one stream over loopback, ${opts.seconds} s per direction, ${opts.rounds} rounds; server ` +
+    `\`iperf3 -s -1 -B 127.0.0.1 -p P\`, client \`iperf3 -c 127.0.0.1 -p PORT -t ${opts.seconds} -J\` and the same ` +
+    `with \`-R\` (the "(-R)" columns: server to client)`,
+    `- entry: \`${opts.entry.replace(ROOT, "")}\`; Gbit/s = median over the rounds (each round measures every ` +
+    "row in table order); ratio = median over the rounds of (through dost ÷ direct in the same round); a row " +
+    "passes when both directions reach the target; peak RSS = `VmHWM` of each dost process at the end; CPU = " +
+    "user + system seconds of its dost processes over the whole run",
     "",
-    table(rows),
+    table(setups),
   ];
   return lines.join("\n");
 }
@@ -250,7 +304,8 @@ async function writeDoc(path: string, body: string): Promise<void> {
 const USAGE = `Usage: deno task bench [-- OPTIONS]
 
   --only NAME[,NAME]  run only these scenarios (repeatable); the direct baseline always runs
-  --seconds N         iperf3 duration per direction (default ${DEFAULT_SECONDS})
+  --seconds N         iperf3 duration per direction and round (default ${DEFAULT_SECONDS})
+  --rounds N          rounds; the table shows medians (default ${DEFAULT_ROUNDS})
   --entry FILE        dost entry point to run (default main.ts; e.g. dist/dost.js)
   --out FILE          markdown file to update (default docs/benchmarks.md)
   --write             update the file even for an --only run
@@ -267,6 +322,7 @@ export async function main(argv: string[]): Promise<number> {
       options: {
         only: { type: "string", multiple: true },
         seconds: { type: "string" },
+        rounds: { type: "string" },
         entry: { type: "string" },
         out: { type: "string" },
         write: { type: "boolean" },
@@ -292,6 +348,11 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`bench: --seconds must be an integer from 1 to 300, got "${parsed.seconds}"`);
     return 2;
   }
+  const rounds = Number(parsed.rounds ?? DEFAULT_ROUNDS);
+  if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20) {
+    console.error(`bench: --rounds must be an integer from 1 to 20, got "${parsed.rounds}"`);
+    return 2;
+  }
   const only = (parsed.only ?? []).flatMap((o) => o.split(",")).map((o) => o.trim()).filter(Boolean);
   const unknown = only.filter((o) => !SCENARIOS.some((s) => s.name === o));
   if (unknown.length) {
@@ -300,13 +361,19 @@ export async function main(argv: string[]): Promise<number> {
   }
   const opts: Options = {
     seconds,
+    rounds,
     entry: parsed.entry ? new URL(parsed.entry, `file://${Deno.cwd()}/`).pathname : DEFAULT_ENTRY,
-    only,
   };
   const scenarios = only.length ? SCENARIOS.filter((s) => only.includes(s.name)) : SCENARIOS;
   const write = !parsed["no-write"] && (parsed.write || only.length === 0);
   const command = `deno task bench${args.length ? ` -- ${args.join(" ")}` : ""}`;
 
+  try {
+    await runToEnd("iperf3", ["--version"], 10_000);
+  } catch {
+    console.error("bench: iperf3 is not on PATH (Debian: apt-get install iperf3)");
+    return 2;
+  }
   const group = new ProcessGroup();
   const onSignal = () => {
     console.error("bench: interrupted; stopping child processes");
@@ -314,39 +381,32 @@ export async function main(argv: string[]): Promise<number> {
   };
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
-  const rows: Row[] = [];
+  const setups: Setup[] = [];
+  const loadBefore = loadAverage();
   try {
     const iperfPort = freePort();
-    const direct: Row = { scenario: "direct", peaks: [] };
-    rows.push(direct);
-    console.error(`bench: direct (${seconds} s each way)`);
-    try {
-      direct.up = await iperf(group, iperfPort, iperfPort, seconds, false);
-      direct.down = await iperf(group, iperfPort, iperfPort, seconds, true);
-    } catch (err) {
-      direct.error = (err as Error).message;
-    }
+    setups.push({ scenario: "direct", port: iperfPort, procs: [], up: [], down: [], peaks: [] });
     for (const s of scenarios) {
-      console.error(`bench: ${s.name}`);
-      rows.push(await runScenario(group, s, opts, iperfPort));
+      console.error(`bench: starting ${s.name}`);
+      setups.push(await startScenario(group, s, opts.entry, iperfPort));
     }
+    await measure(group, setups, iperfPort, opts);
   } finally {
+    for (const setup of setups) await finish(setup);
     await group.stopAll();
     Deno.removeSignalListener("SIGINT", onSignal);
     Deno.removeSignalListener("SIGTERM", onSignal);
   }
 
-  const body = await report(rows, opts, command);
+  const body = await report(setups, opts, command, loadBefore);
   console.log(body);
-  for (const r of rows) {
-    if (r.error) console.error(`\n${r.scenario === "direct" ? "direct" : r.scenario.name}: ${r.error}`);
-  }
+  for (const r of setups) if (r.error) console.error(`\n${nameOf(r)}: ${r.error}`);
   if (write) {
     const out = parsed.out ? new URL(parsed.out, `file://${Deno.cwd()}/`).pathname : DEFAULT_OUT;
     await writeDoc(out, body);
     console.error(`bench: wrote ${out}`);
   }
-  return rows.some((r) => r.error) ? 1 : 0;
+  return setups.some((r) => r.error) ? 1 : 0;
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

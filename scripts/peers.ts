@@ -22,6 +22,7 @@ export const PEERS: Record<string, string> = {
   openssl: "openssl",
   "golang-1.19-go": "/usr/lib/go-1.19/bin/go",
   "golang-github-xtaci-smux-dev": "/usr/share/gocode/src/github.com/xtaci/smux",
+  "golang-github-gorilla-websocket-dev": "/usr/share/gocode/src/github.com/gorilla/websocket",
 };
 
 export async function has(cmdOrPath: string): Promise<boolean> {

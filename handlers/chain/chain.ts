@@ -8,9 +8,15 @@
  * @module
  */
 import { netDial } from "../../transports/tcp/dial.ts";
+import { TcpListener } from "../../transports/tcp/listener.ts";
 import { closeQuietly } from "../../transports/_io/write_all.ts";
-import type { Binder, Conn, DialOptions } from "../../transports/types.ts";
+import { splitHostPort } from "../../transports/addr.ts";
+import { dialUdp } from "../../transports/udp/dial.ts";
+import { PacketListener } from "../../transports/udp/listener.ts";
+import { SocketPacketConn } from "../../transports/udp/packet.ts";
+import type { Conn, DialOptions, Listener } from "../../transports/types.ts";
 import type { Router } from "../types.ts";
+import { type BindOptions, canBind } from "./binder.ts";
 import type { Hop } from "./hop.ts";
 import type { Node } from "./node.ts";
 
@@ -26,6 +32,35 @@ export class Chain {
     const timeout = AbortSignal.timeout(ROUTE_TIMEOUT);
     const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
     return await this.#connectThrough(nodes, nodes.length, network, addr, { ...opts, signal });
+  }
+
+  /**
+   * Binds `addr` on the far end of the chain (GOST `route.Bind`): connects
+   * through every hop but the last, then asks the last node's connector to
+   * bind (relay BIND, SOCKS5 MBIND/UDP-TUN). The route timeout covers only
+   * the set-up; the listener lives until it is closed or its tunnel dies.
+   */
+  async bind(network: string, addr: string, opts: BindOptions = {}): Promise<Listener> {
+    if (this.hops.length === 0) throw new ChainError(`Chain "${this.name}" has no hops to bind through`);
+    const nodes = this.hops.map((h) => h.select());
+    const last = nodes.length - 1;
+    const node = nodes[last];
+    if (!canBind(node.connector)) {
+      throw new ChainError(`Bind ${addr}/${network} via ${node.name} (${node.addr}) failed: its connector cannot bind`);
+    }
+    const timeout = AbortSignal.timeout(ROUTE_TIMEOUT);
+    const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
+    const conn = await this.#transport(nodes, last, { signal });
+    try {
+      const ln = await node.connector.bind(conn, network, addr, { ...opts, signal });
+      this.hops[last].markOk(node);
+      return ln;
+    } catch (err) {
+      closeQuietly(conn);
+      throw new ChainError(`Bind ${addr}/${network} via ${node.name} (${node.addr}) failed: ${errMessage(err)}`, {
+        cause: err,
+      });
+    }
   }
 
   /** The transport conn to `nodes[i]`, handshaken by its connector. */
@@ -81,22 +116,48 @@ function errMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** Dials through a chain, or directly when there is none. */
+/** Dials (and binds) through a chain, or directly when there is none. */
 export class ChainRouter implements Router {
-  /** Set once reverse tunnels exist: binds on the chain's far end. */
-  bind?: Binder;
-
   constructor(readonly chain?: Chain) {}
 
   get hasChain(): boolean {
     return this.chain !== undefined && this.chain.hops.length > 0;
   }
 
+  /**
+   * Connects to `addr` over "tcp" or "udp". A direct UDP dial is a socket
+   * that talks to `addr` only; through a chain the last connector carries
+   * the datagrams (relay UDP, SOCKS5 UDP-TUN).
+   */
   dial(network: string, addr: string, opts: DialOptions = {}): Promise<Conn> {
-    if (network !== "tcp") {
-      return Promise.reject(new TypeError(`Network "${network}" is not supported yet`));
-    }
-    if (this.hasChain) return this.chain!.dial(network, addr, opts);
-    return netDial(addr, opts);
+    const net = baseNetwork(network);
+    if (net === undefined) return Promise.reject(new TypeError(`Network "${network}" is not supported`));
+    if (this.hasChain) return this.chain!.dial(net, addr, opts);
+    return net === "udp" ? dialUdp(addr, opts) : netDial(addr, opts);
   }
+
+  /**
+   * Binds `addr` on the chain's far end; without a chain, listens locally
+   * (a TCP listener, or a UDP pseudo-connection listener), as GOST's
+   * `rtcp`/`rudp` do without `-F`.
+   */
+  bind(network: string, addr: string, opts: BindOptions = {}): Promise<Listener> {
+    const net = baseNetwork(network);
+    if (net === undefined) return Promise.reject(new TypeError(`Network "${network}" cannot be bound`));
+    if (this.hasChain) return this.chain!.bind(net, addr, opts);
+    try {
+      if (net === "tcp") return Promise.resolve(TcpListener.listen(addr));
+      const { host, port } = splitHostPort(addr);
+      return Promise.resolve(new PacketListener(SocketPacketConn.listen(host || "0.0.0.0", port), opts.udp));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+}
+
+/** "tcp" or "udp" for a Go network name (`tcp4`, `udp6`, …); undefined otherwise. */
+function baseNetwork(network: string): "tcp" | "udp" | undefined {
+  if (network === "tcp" || network === "tcp4" || network === "tcp6") return "tcp";
+  if (network === "udp" || network === "udp4" || network === "udp6") return "udp";
+  return undefined;
 }

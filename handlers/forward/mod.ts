@@ -1,2 +1,2 @@
-export { ForwardHandler, forwardHandler, PLACEHOLDER_TARGET } from "./handler.ts";
+export { ForwardHandler, forwardHandler, PLACEHOLDER_TARGET, udpForwardHandler } from "./handler.ts";
 export { ForwardConnector, forwardConnector } from "./connector.ts";

@@ -11,17 +11,28 @@
  * @module
  */
 import { closeQuietly, concat, writeAll } from "../../transports/_io/write_all.ts";
-import type { Addr, Conn, DialOptions } from "../../transports/types.ts";
-import { AuthError, type Connector, type ConnectorOptions, ProxyError } from "../types.ts";
+import { type MuxConfig, parseMuxMetadata } from "../../transports/_mux/mod.ts";
+import { type BindOptions, MuxBindListener } from "../../transports/rtcp/mod.ts";
+import { TunnelPacketConn } from "../../transports/rudp/tunnel.ts";
+import { PacketListener } from "../../transports/udp/listener.ts";
+import { HandshakeError } from "../../transports/types.ts";
+import type { Addr, Conn, DialOptions, Listener } from "../../transports/types.ts";
+import type { BindConnector } from "../chain/binder.ts";
+import { AuthError, type ConnectorOptions, ProxyError } from "../types.ts";
 import { parseConnectorMetadata, type RelayConnectorMetadata } from "./metadata.ts";
 import {
+  type AddrFeature,
+  ATYP_DOMAIN,
+  ATYP_IPV4,
   addrFeature,
+  CMD_BIND,
   CMD_CONNECT,
   encodeRequest,
   type Feature,
   FLAG_UDP,
   NETWORK_IP,
   NETWORK_SERIAL,
+  NETWORK_TCP,
   NETWORK_UDP,
   NETWORK_UNIX,
   networkId,
@@ -36,17 +47,54 @@ import {
 export const MAX_DATAGRAM = 0xffff;
 
 /** Creates a relay connector. Throws TypeError on bad metadata. */
-export function relayConnector(opts: ConnectorOptions): Connector {
+export function relayConnector(opts: ConnectorOptions): BindConnector {
   return new RelayConnector(opts);
 }
 
-class RelayConnector implements Connector {
+class RelayConnector implements BindConnector {
   readonly #opts: ConnectorOptions;
   readonly #md: RelayConnectorMetadata;
+  /** smux options of BIND sessions (`mux.*`). */
+  readonly #mux: MuxConfig;
 
   constructor(opts: ConnectorOptions) {
     this.#opts = opts;
     this.#md = parseConnectorMetadata(opts.metadata);
+    this.#mux = parseMuxMetadata(opts.metadata);
+  }
+
+  /**
+   * Relay BIND (`relay.md` §3.2): asks the server to listen on `addr` and
+   * reads its answer synchronously. TCP: the conn becomes an smux session
+   * with this side as the smux server, each accepted stream starting with a
+   * relay response that names the peer. UDP (`0x82`): the conn carries the
+   * UDP-tunnel framing, one pseudo-connection per remote sender.
+   */
+  async bind(conn: Conn, network: string, addr: string, opts: BindOptions = {}): Promise<Listener> {
+    const id = networkId(network);
+    if (id !== NETWORK_TCP && id !== NETWORK_UDP) {
+      throw new TypeError(`Network "${network}" cannot be bound through a relay node`);
+    }
+    const udp = id === NETWORK_UDP;
+    const features: Feature[] = [];
+    const auth = this.#opts.auth;
+    if (auth) features.push({ kind: "userAuth", username: auth.username, password: auth.password });
+    features.push({ kind: "network", network: id });
+    features.push(bindAddrFeature(addr));
+    const request = encodeRequest({ cmd: udp ? CMD_BIND | FLAG_UDP : CMD_BIND, features });
+    const transport = udp ? "udp" : "tcp";
+    let bound: Deno.NetAddr = { transport, hostname: "0.0.0.0", port: 0 };
+    await withDeadline(conn, this.#md.connectTimeout, opts.signal, async () => {
+      await writeAll(conn, request);
+      const resp = await readResponse(conn);
+      if (resp === null) throw new Deno.errors.UnexpectedEof("Relay server closed the connection without a response");
+      if (resp.status === STATUS_UNAUTHORIZED) throw new AuthError(`Relay server answered ${statusText(resp.status)}`);
+      if (resp.status !== STATUS_OK) throw new ProxyError(`Relay BIND ${addr}: server answered ${statusText(resp.status)}`);
+      const a = firstAddr(resp.features);
+      if (a) bound = { transport, hostname: a.host, port: a.port };
+    });
+    if (udp) return new PacketListener(new TunnelPacketConn(conn), opts.udp, bound);
+    return new MuxBindListener(conn, this.#mux, readStreamHeader, bound);
   }
 
   async connect(conn: Conn, network: string, addr: string, opts: DialOptions = {}): Promise<Conn> {
@@ -86,6 +134,30 @@ class RelayConnector implements Connector {
     if (addr !== "") features.push(addrFeature(addr));
     return encodeRequest({ cmd, features });
   }
+}
+
+/**
+ * The Addr feature of a bind address, as GOST HEAD encodes it: an empty host
+ * becomes `0.0.0.0` (`:2222` → `01 00 00 00 00 08 ae`).
+ */
+export function bindAddrFeature(addr: string): AddrFeature {
+  const f = addrFeature(addr);
+  if (f.atyp === ATYP_DOMAIN && f.host === "") return { kind: "addr", atyp: ATYP_IPV4, host: "0.0.0.0", port: f.port };
+  return f;
+}
+
+function firstAddr(features: Feature[]): AddrFeature | undefined {
+  for (const f of features) if (f.kind === "addr") return f;
+  return undefined;
+}
+
+/** Strips the relay response that starts every BIND stream; resolves to the peer it names. */
+async function readStreamHeader(stream: Conn): Promise<Addr> {
+  const resp = await readResponse(stream);
+  if (resp === null) throw new Deno.errors.UnexpectedEof("BIND stream ended before its header");
+  if (resp.status !== STATUS_OK) throw new HandshakeError(`BIND stream header has status ${statusText(resp.status)}`);
+  const a = firstAddr(resp.features);
+  return { transport: "tcp", hostname: a?.host ?? "0.0.0.0", port: a?.port ?? 0 };
 }
 
 /**

@@ -9,9 +9,13 @@
  */
 import { closeQuietly, concat, writeAll } from "../../transports/_io/write_all.ts";
 import { pipe } from "../../transports/_io/pipe.ts";
+import { type MuxConfig, parseMuxMetadata } from "../../transports/_mux/mod.ts";
+import { pipeDatagrams } from "../../transports/udp/pipe.ts";
 import type { Addr, Conn } from "../../transports/types.ts";
 import { AuthError, type Handler, type HandleResult, type HandlerOptions, ProxyError } from "../types.ts";
+import { serveRelayTcpBind, serveRelayUdpBind } from "./bind.ts";
 import { parseHandlerMetadata, type RelayHandlerMetadata } from "./metadata.ts";
+import { RelayDatagramConn } from "./udp.ts";
 import {
   type AddrFeature,
   addrString,
@@ -39,10 +43,13 @@ export function relayHandler(opts: HandlerOptions): Handler {
 class RelayHandler implements Handler {
   readonly #opts: HandlerOptions;
   readonly #md: RelayHandlerMetadata;
+  /** smux options of BIND sessions (`mux.*`). */
+  readonly #mux: MuxConfig;
 
   constructor(opts: HandlerOptions) {
     this.#opts = opts;
     this.#md = parseHandlerMetadata(opts.metadata);
+    this.#mux = parseMuxMetadata(opts.metadata);
   }
 
   async handle(conn: Conn, signal: AbortSignal): Promise<HandleResult> {
@@ -90,7 +97,7 @@ class RelayHandler implements Handler {
 
     const cmd = req.cmd & CMD_MASK;
     if (cmd === 0 || cmd === CMD_CONNECT) return await this.#connect(conn, signal, network, address, result);
-    if (cmd === CMD_BIND) return await this.#bind(conn, network, address, result);
+    if (cmd === CMD_BIND) return await this.#bind(conn, signal, network, address, result);
     await reply(conn, STATUS_BAD_REQUEST);
     throw new ProxyError(`Unknown relay command 0x${req.cmd.toString(16).padStart(2, "0")}`);
   }
@@ -117,7 +124,7 @@ class RelayHandler implements Handler {
       throw new ProxyError(`Dial ${address}/${network} failed: ${errText(err)}`, { cause: err });
     }
     this.#opts.log.debug(`relay connect ${address}/${network}`);
-    await this.#relay(conn, target, signal, result);
+    await this.#relay(conn, target, network, signal, result);
   }
 
   async #forward(conn: Conn, signal: AbortSignal, network: string, result: HandleResult): Promise<void> {
@@ -142,34 +149,53 @@ class RelayHandler implements Handler {
     }
     fwd.markOk(node);
     this.#opts.log.debug(`relay forward to ${node.addr}/${network}`);
-    await this.#relay(conn, target, signal, result);
+    await this.#relay(conn, target, network, signal, result);
   }
 
-  async #bind(conn: Conn, network: string, address: string, result: HandleResult): Promise<void> {
+  async #bind(
+    conn: Conn,
+    signal: AbortSignal,
+    network: string,
+    address: string,
+    result: HandleResult,
+  ): Promise<void> {
     result.target = address || undefined;
     if (!this.#md.bind) {
       await reply(conn, STATUS_FORBIDDEN);
       throw new ProxyError(`Relay BIND ${address}/${network} refused: bind is disabled (set bind=true)`);
     }
-    // TODO(reverse-tunnel): relay BIND (relay.md §2.2 / forward.md §3: listen,
-    // reply OK + Addr(bound), then an smux session with this server as the
-    // smux client) arrives with the rtcp/rudp reverse-tunnel work. Until then
-    // an enabled BIND is answered Bad Request.
+    const opts = { mux: this.#mux, signal, log: this.#opts.log };
+    if (network === "tcp") return await serveRelayTcpBind(conn, address, opts, result);
+    if (network === "udp") return await serveRelayUdpBind(conn, address, opts, result);
     await reply(conn, STATUS_BAD_REQUEST);
-    throw new ProxyError(`Relay BIND ${address}/${network} is not supported yet`);
+    throw new ProxyError(`Relay BIND ${address}/${network}: network "${network}" cannot be bound`);
   }
 
-  /** Only TCP streams are relayed so far; anything else is answered Bad Request. */
+  /** TCP and UDP are relayed; anything else (unix, serial, ip) is answered Bad Request. */
   async #checkNetwork(conn: Conn, network: string): Promise<void> {
-    if (network === "tcp") return;
-    // TODO(udp): UDP (length-prefixed datagrams, relay.md §2.1) arrives with
-    // the UDP work, together with UDP dialing in the router.
+    if (network === "tcp" || network === "udp") return;
     await reply(conn, STATUS_BAD_REQUEST);
-    throw new ProxyError(`Relay network "${network}" is not supported yet`);
+    throw new ProxyError(`Relay network "${network}" is not supported`);
   }
 
   /** Sends (or defers) the OK response and relays until both directions end. */
-  async #relay(conn: Conn, target: Conn, signal: AbortSignal, result: HandleResult): Promise<void> {
+  async #relay(conn: Conn, target: Conn, network: string, signal: AbortSignal, result: HandleResult): Promise<void> {
+    if (network === "udp") {
+      // Length-prefixed datagrams; the OK response rides in front of the first one back (relay.md §2.1).
+      if (this.#md.nodelay) {
+        try {
+          await writeAll(conn, OK);
+        } catch (err) {
+          closeQuietly(target);
+          throw err;
+        }
+      }
+      const r = await pipeDatagrams(new RelayDatagramConn(conn, this.#md.nodelay ? null : OK), target, signal);
+      result.inBytes = r.aToB;
+      result.outBytes = r.bToA;
+      if (r.error !== undefined) result.error = r.error;
+      return;
+    }
     let client: Conn = conn;
     if (this.#md.nodelay) {
       try {

@@ -139,7 +139,7 @@ Deno.test("handler nodelay=true sends the OK at once", async () => {
   await echo.close();
 });
 
-Deno.test("error statuses: auth, missing address, dial failure, BIND, UDP, unknown command", async (t) => {
+Deno.test("error statuses: auth, missing address, dial failure, BIND, unix, unknown command", async (t) => {
   const echo = echoServer();
   const cases: [string, Record<string, unknown>, Uint8Array, string, ErrorClass][] = [
     ["wrong password", {}, hex("01 01 00 07 01 00 04 01 75 01 71"), "01 02 00 00", AuthError],
@@ -154,16 +154,16 @@ Deno.test("error statuses: auth, missing address, dial failure, BIND, UDP, unkno
       ProxyError,
     ],
     [
-      "BIND enabled (not implemented)",
+      "BIND enabled, unix network",
       { bind: true },
-      hex("01 02 00 11 01 00 04 01 75 01 70 02 00 07 01 00 00 00 00 08 ae"),
+      hex("01 02 00 16 04 00 02 00 10 01 00 04 01 75 01 70 02 00 07 01 00 00 00 00 08 ae"),
       "01 01 00 00",
       ProxyError,
     ],
     [
-      "UDP CONNECT",
+      "CONNECT, unix network",
       {},
-      hex("01 81 00 16 04 00 02 00 01 01 00 04 01 75 01 70 02 00 07 01 08 08 08 08 00 35"),
+      hex("01 01 00 16 04 00 02 00 10 01 00 04 01 75 01 70 02 00 07 01 7f 00 00 01 00 35"),
       "01 01 00 00",
       ProxyError,
     ],

@@ -1,8 +1,8 @@
 /**
  * The SOCKS5 handler (GOST `handler/socks/v5`): method selection with GOST's
- * TLS methods 0x80/0x82, RFC 1929 authentication, and CONNECT. BIND, MBIND,
- * UDP ASSOCIATE and UDP-TUN are answered per their feature flags until the
- * reverse-tunnel work brings them.
+ * TLS methods 0x80/0x82, RFC 1929 authentication, CONNECT, and (with
+ * `bind=true` / `udp=true`) BIND, GOST's MBIND and UDP-TUN (see bind.ts).
+ * Standard UDP ASSOCIATE is answered 07 (not supported) when enabled.
  *
  * @module
  */
@@ -10,9 +10,11 @@ import { BufferedConn } from "../../transports/_io/buffered_conn.ts";
 import { pipe } from "../../transports/_io/pipe.ts";
 import { closeQuietly, writeAll } from "../../transports/_io/write_all.ts";
 import { tlsServer } from "../../transports/tls/mod.ts";
+import { type MuxConfig, parseMuxMetadata } from "../../transports/_mux/mod.ts";
 import { type Conn, HandshakeError } from "../../transports/types.ts";
 import type { Authenticator, Handler, HandleResult, HandlerOptions } from "../types.ts";
 import { AuthError, ProxyError } from "../types.ts";
+import { serveBind, serveMbind, serveUdpTun, type Socks5BindOptions } from "./bind.ts";
 import { type HandlerMetadata, parseHandlerMetadata } from "./metadata.ts";
 import {
   AddressTypeError,
@@ -90,11 +92,14 @@ class Socks5Handler implements Handler {
   readonly #opts: HandlerOptions;
   readonly #md: HandlerMetadata;
   readonly #auther?: Authenticator;
+  /** smux options of MBIND sessions (`mux.*`). */
+  readonly #mux: MuxConfig;
 
   constructor(opts: HandlerOptions) {
     this.#opts = opts;
     this.#md = parseHandlerMetadata(opts.metadata);
     this.#auther = opts.auther;
+    this.#mux = parseMuxMetadata(opts.metadata);
   }
 
   async handle(conn: Conn, signal: AbortSignal): Promise<HandleResult> {
@@ -146,19 +151,31 @@ class Socks5Handler implements Handler {
         case CMD_MBIND:
         case CMD_UDP:
         case CMD_UDP_TUN: {
-          // GOST answers 02 (not allowed) while the feature flag is off. With the flag on,
-          // BIND/MBIND/UDP/UDP-TUN arrive with the reverse-tunnel work; until then 07.
+          // GOST answers 02 (not allowed) while the feature flag is off.
           const port = Number(req.addr.slice(req.addr.lastIndexOf(":") + 1));
           const enabled = req.code === CMD_UDP
             ? this.#md.enableUDP
             : req.code === CMD_UDP_TUN
             ? (port === 0 ? this.#md.enableUDP : this.#md.enableBind)
             : this.#md.enableBind;
-          const rep = enabled ? REP_CMD_UNSUPPORTED : REP_NOT_ALLOWED;
-          await writeAll(client, encodeReply(rep));
-          throw new ProxyError(
-            `SOCKS5 command 0x${hex(req.code)} for ${req.addr} ${enabled ? "is not supported yet" : "is not enabled"}`,
-          );
+          if (!enabled || req.code === CMD_UDP) {
+            await writeAll(client, encodeReply(enabled ? REP_CMD_UNSUPPORTED : REP_NOT_ALLOWED));
+            throw new ProxyError(
+              `SOCKS5 command 0x${hex(req.code)} for ${req.addr} ${enabled ? "is not supported" : "is not enabled"}`,
+            );
+          }
+          const bindOpts: Socks5BindOptions = {
+            mux: this.#mux,
+            publicAddr: this.#md.publicAddr,
+            compatibilityMode: this.#md.compatibilityMode,
+            signal,
+            log: this.#opts.log,
+          };
+          const control = unwrapConn(client);
+          if (req.code === CMD_MBIND) await serveMbind(control, req.addr, bindOpts, result);
+          else if (req.code === CMD_BIND) await serveBind(control, req.addr, bindOpts, result);
+          else await serveUdpTun(control, req.addr, bindOpts, result);
+          return result;
         }
         default:
           await writeAll(client, encodeReply(REP_CMD_UNSUPPORTED));

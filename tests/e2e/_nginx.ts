@@ -8,9 +8,9 @@
  */
 import { freePort, hasCommand } from "./_dost.ts";
 
-export const NGINX = ["/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/local/nginx/sbin/nginx"].find((p) =>
-  hasCommand(p)
-) ?? (hasCommand("nginx") ? "nginx" : undefined);
+export const NGINX =
+  ["/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/local/nginx/sbin/nginx"].find((p) => hasCommand(p)) ??
+    (hasCommand("nginx") ? "nginx" : undefined);
 export const hasNginx = NGINX !== undefined;
 
 export interface NginxOptions {

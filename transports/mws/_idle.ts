@@ -3,10 +3,14 @@ import type { Session } from "../_mux/mod.ts";
 /** How often a draining session is checked for open streams. */
 const IDLE_POLL = 500;
 
+/** Sessions already waiting to be closed (one timer each). */
+const draining = new WeakSet<Session>();
+
 /**
  * Closes `session` as soon as it carries no stream: at once when idle,
  * otherwise when the last stream ends (checked every half second; the timer
  * does not keep the process alive and stops when the session dies).
+ * Calling it again for the same session changes nothing.
  */
 export function closeWhenIdle(session: Session): void {
   if (session.closed) return;
@@ -14,6 +18,8 @@ export function closeWhenIdle(session: Session): void {
     session.close();
     return;
   }
+  if (draining.has(session)) return;
+  draining.add(session);
   const timer = setInterval(() => {
     if (session.numStreams === 0) session.close();
   }, IDLE_POLL);

@@ -9,6 +9,7 @@ import { ClosedError, type Conn, type Dialer, type DialerOptions, type DialOptio
 import { type MuxConfig, Session } from "../_mux/mod.ts";
 import { WsDialer } from "../ws/mod.ts";
 import { closeWhenIdle } from "./_idle.ts";
+import { probeIdle, probeTimeout, WatchedConn } from "./_liveness.ts";
 import { type MwsDialerOptions, parseDialerMetadata } from "./metadata.ts";
 
 /**
@@ -41,8 +42,11 @@ function untilAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promis
  * forgotten the moment it dies, and when opening a stream on the cached
  * session fails, the same dial builds a fresh session and opens the stream
  * there. So the first request after the server restarted succeeds (GOST v2's
- * "mws needs two requests after a blip" cannot happen). Dials that arrive
- * while a session is being built wait for that one session.
+ * "mws needs two requests after a blip" cannot happen). A session whose peer
+ * has been silent for longer than 1.5 × `mux.keepaliveInterval` is probed
+ * with a WebSocket ping first (see `_liveness.ts`), so a peer that vanished
+ * without a FIN is replaced at once too, instead of failing the request.
+ * Dials that arrive while a session is being built wait for that one session.
  */
 export class MwsDialer implements Dialer {
   readonly multiplex = true;
@@ -51,6 +55,7 @@ export class MwsDialer implements Dialer {
   readonly #log: Logger | undefined;
   readonly #sessions = new Map<string, Session>();
   readonly #building = new Map<string, Promise<Session>>();
+  readonly #watched = new WeakMap<Session, WatchedConn>();
   readonly #ac = new AbortController();
   #closed = false;
 
@@ -72,10 +77,16 @@ export class MwsDialer implements Dialer {
     opts.signal?.throwIfAborted();
     const cached = this.session(addr);
     if (cached) {
-      try {
-        return await cached.open();
-      } catch (err) {
-        this.#forget(addr, cached, err);
+      if (await untilAborted(this.#alive(cached), opts.signal)) {
+        try {
+          return await cached.open();
+        } catch (err) {
+          this.#forget(addr, cached, err);
+        }
+      } else {
+        this.#log?.debug("mux session silent and unanswered ping: replacing it", { node: addr });
+        this.#forget(addr, cached, "no answer to a ping");
+        cached.close(); // its streams are as dead as it is
       }
     }
     const session = await untilAborted(this.#build(addr, raw), opts.signal);
@@ -89,6 +100,12 @@ export class MwsDialer implements Dialer {
     this.#ac.abort(new ClosedError("mws dialer closed"));
     for (const s of this.#sessions.values()) s.close();
     this.#sessions.clear();
+  }
+
+  #alive(session: Session): Promise<boolean> {
+    const watched = this.#watched.get(session);
+    if (!watched) return Promise.resolve(true);
+    return watched.alive(probeIdle(this.#mux), probeTimeout(this.#mux));
   }
 
   #forget(addr: string, session: Session, reason?: unknown): void {
@@ -138,8 +155,9 @@ export class MwsDialer implements Dialer {
     const onClose = () => ac.abort(this.#ac.signal.reason);
     this.#ac.signal.addEventListener("abort", onClose, { once: true });
     try {
-      const ws = await this.#ws.upgrade(addr, raw, { signal: ac.signal });
+      const ws = new WatchedConn(await this.#ws.upgrade(addr, raw, { signal: ac.signal }));
       const session = new Session(ws, { ...this.#mux, client: true });
+      this.#watched.set(session, ws);
       this.#log?.debug("mux session started", { node: addr });
       return session;
     } finally {

@@ -249,21 +249,27 @@ Deno.test("mws dialer: a session closed locally is dropped; the next dial opens 
   }
 });
 
-/** A TCP forwarder that can be frozen: bytes stop moving but no socket is closed (a silent network). */
+/**
+ * A TCP forwarder whose connections can be frozen: bytes stop moving but no
+ * socket is closed (a silent network). Connections made after `freeze()` work.
+ */
 function freezableProxy(target: string) {
   const ln = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const conns = new Set<Conn>();
-  let frozen = false;
-  let thaw: Promise<void> = Promise.resolve();
+  let accepted = 0;
+  let frozenBelow = 0;
   let release = () => {};
-  const pump = async (src: Conn, dst: Conn) => {
+  const thaw = new Promise<void>((r) => (release = r));
+  const pump = async (src: Conn, dst: Conn, id: number) => {
     const buf = new Uint8Array(64 * 1024);
     try {
       for (;;) {
         const n = await src.read(buf);
         if (n === null) break;
-        if (frozen) await thaw;
-        if (frozen) continue; // dropped on the floor
+        if (id < frozenBelow) {
+          await thaw; // until close(): then dropped
+          break;
+        }
         await writeAll(dst, buf.subarray(0, n));
       }
     } catch {
@@ -275,16 +281,17 @@ function freezableProxy(target: string) {
   const tasks: Promise<void>[] = [];
   const loop = (async () => {
     for await (const c of ln) {
+      const id = accepted++;
       const up = await netDial(target);
       conns.add(c).add(up);
-      tasks.push(pump(c, up), pump(up, c));
+      tasks.push(pump(c, up, id), pump(up, c, id));
     }
   })();
   return {
     addr: `127.0.0.1:${(ln.addr as Deno.NetAddr).port}`,
+    /** Freezes every connection made so far. */
     freeze() {
-      frozen = true;
-      thaw = new Promise((r) => (release = r));
+      frozenBelow = accepted;
     },
     async close() {
       release();
@@ -314,8 +321,8 @@ Deno.test("mws: a silent network kills the session within the mux keepalive time
     assert(took < 1000, `stream failed after ${took.toFixed(0)} ms`);
     assert(session.closed);
     c.close();
-    // Not through the frozen proxy: straight to the server, which is still up.
-    const c2 = await d.dial(addrOf(ln), netDial);
+    // Through the proxy again: a new connection, which is not frozen.
+    const c2 = await d.dial(proxy.addr, netDial);
     assertEquals(await echoRoundTrip(c2, enc.encode("back"), false), await sha256(enc.encode("back")));
     c2.close();
   } finally {
@@ -476,4 +483,87 @@ Deno.test("mws metadata: ws keys plus mux.*; bad mux configs are rejected", () =
     () => parseListenerMetadata(new Metadata({ "mux.keepaliveInterval": "10s", "mux.keepaliveTimeout": "5s" })),
     RangeError,
   );
+});
+
+Deno.test("mws dialer: a silent cached session is probed with a ping; no pong means a fresh session in the same dial", async () => {
+  // Our NOPs every 200 ms; a smux timeout far away, so only the probe can notice in time.
+  const mux = { "mux.keepaliveInterval": "200ms", "mux.keepaliveTimeout": "10s" };
+  const ln = await KINDS[0].listen(mux);
+  const srv = serve(ln);
+  const proxy = freezableProxy(addrOf(ln));
+  const d = KINDS[0].dialer(mux);
+  const raw = countingRaw();
+  try {
+    const c1 = await d.dial(proxy.addr, raw);
+    assertEquals(await echoRoundTrip(c1, enc.encode("a"), false), await sha256(enc.encode("a")));
+    const stale = d.session(proxy.addr)!;
+    proxy.freeze();
+    await delay(400); // > 1.5 x 200 ms of silence
+    assert(!stale.closed, "smux itself has not noticed yet");
+    const t0 = performance.now();
+    const c2 = await d.dial(proxy.addr, raw);
+    const took = performance.now() - t0;
+    assertEquals(await echoRoundTrip(c2, enc.encode("b"), false), await sha256(enc.encode("b")));
+    assert(took < 3500, `dial took ${took.toFixed(0)} ms`);
+    assertEquals(raw.calls, 2);
+    assert(stale.closed, "the silent session was closed");
+    await assertRejects(() => c1.read(new Uint8Array(4)));
+    c1.close();
+    c2.close();
+  } finally {
+    d.close();
+    await proxy.close();
+    await srv.stop();
+  }
+});
+
+Deno.test("mws dialer: a quiet but healthy session answers the probe and is reused", async () => {
+  // The server sends NOPs only every 5 s; the client probes after 300 ms of silence.
+  const ln = await KINDS[0].listen({ "mux.keepaliveInterval": "5s" });
+  const srv = serve(ln);
+  const d = KINDS[0].dialer({ "mux.keepaliveInterval": "200ms", "mux.keepaliveTimeout": "60s" });
+  const raw = countingRaw();
+  try {
+    (await d.dial(addrOf(ln), raw)).close();
+    await delay(400);
+    const t0 = performance.now();
+    const c = await d.dial(addrOf(ln), raw);
+    assert(performance.now() - t0 < 500);
+    assertEquals(await echoRoundTrip(c, enc.encode("q"), false), await sha256(enc.encode("q")));
+    c.close();
+    assertEquals(raw.calls, 1);
+    assertEquals(ln.sessions, 1);
+  } finally {
+    d.close();
+    await srv.stop();
+  }
+});
+
+Deno.test("mws dialer: a session paused on its full receive buffer is not mistaken for a dead one", async () => {
+  const mux = { "mux.keepaliveInterval": "100ms", "mux.keepaliveTimeout": "60s", "mux.maxReceiveBuffer": "65536" };
+  const ln = await KINDS[0].listen(mux);
+  const big = pattern(1 << 20, 9);
+  const srv = serve(ln, async (c) => {
+    const first = await readExactly(c, 1);
+    if (first[0] === 1) await writeAll(c, big); // the client does not read it for a while
+    else await writeAll(c, enc.encode("pong"));
+  });
+  const d = KINDS[0].dialer(mux);
+  const raw = countingRaw();
+  try {
+    const slow = await d.dial(addrOf(ln), raw);
+    await writeAll(slow, new Uint8Array([1]));
+    await delay(400); // the session stopped reading the transport: silence of its own doing
+    const other = await d.dial(addrOf(ln), raw);
+    assertEquals(raw.calls, 1, "the paused session was reused");
+    await writeAll(other, new Uint8Array([2]));
+    const [got, pong] = await Promise.all([readExactly(slow, big.length), readExactly(other, 4)]);
+    assertEquals(await sha256(got), await sha256(big));
+    assertEquals(dec.decode(pong), "pong");
+    slow.close();
+    other.close();
+  } finally {
+    d.close();
+    await srv.stop();
+  }
 });

@@ -9,7 +9,7 @@ import { formatAddr, type Logger } from "../log.ts";
 import { TcpListener } from "../tcp/mod.ts";
 import { listenTls } from "../tls/mod.ts";
 import { type Addr, ClosedError, type Conn, type Listener, type ListenerOptions } from "../types.ts";
-import { acceptWebSocket, type WsConn } from "../_ws/mod.ts";
+import { acceptWebSocket, type HttpRequestHead, type WsConn } from "../_ws/mod.ts";
 import { parseListenerMetadata, type WsListenerOptions } from "./metadata.ts";
 
 /**
@@ -181,8 +181,22 @@ export class WsListener implements Listener {
       if (!this.#closed) this.#log.warn(`connection queue is full, client ${remote} discarded`, { remote });
       return;
     }
-    this.#log.trace("websocket upgraded", { remote, path: res.request.path });
+    if (this.#log.enabled("trace")) {
+      this.#log.trace("websocket upgraded", { remote, request: describeRequest(res.request) });
+    }
   }
+}
+
+/** Header names whose values are never logged. */
+const SECRET_HEADER = /auth|cookie|token|secret|key/i;
+
+/** The request head for a trace line (GOST dumps it at trace level), secrets redacted. */
+export function describeRequest(req: HttpRequestHead): string {
+  const lines = [`${req.method} ${req.target} ${req.proto}`];
+  for (const [name, value] of req.headers.entries) {
+    lines.push(`${name}: ${SECRET_HEADER.test(name) ? "[redacted]" : value}`);
+  }
+  return lines.join("\r\n");
 }
 
 /** The `ws` listener: WebSocket upgrades on plain TCP. */

@@ -20,6 +20,8 @@ import {
   serve,
   sha256,
 } from "./_testing.ts";
+import { describeRequest } from "./listener.ts";
+import { HeaderList } from "../_ws/mod.ts";
 import {
   DEFAULT_BACKLOG,
   listenWs,
@@ -438,4 +440,24 @@ Deno.test("ws metadata: GOST keys, ws. aliases, defaults", () => {
   assertEquals(parseDialerMetadata(new Metadata({ keepalive: true })).ttl, 15_000);
   // ttl without keepalive does nothing, as in GOST.
   assertEquals(parseDialerMetadata(new Metadata({ ttl: "1s" })).keepalive, false);
+});
+
+Deno.test("ws listener: the trace dump of an upgrade request redacts credentials", () => {
+  const text = describeRequest({
+    method: "GET",
+    target: "/ws?x=1",
+    path: "/ws",
+    query: "x=1",
+    proto: "HTTP/1.1",
+    headers: new HeaderList([
+      ["Host", "example.com:443"],
+      ["Authorization", "Basic dXNlcjpzM2NyZXQ="],
+      ["Cookie", "session=abc"],
+      ["Foo", "bar"],
+    ]),
+  });
+  assertEquals(
+    text,
+    "GET /ws?x=1 HTTP/1.1\r\nHost: example.com:443\r\nAuthorization: [redacted]\r\nCookie: [redacted]\r\nFoo: bar",
+  );
 });

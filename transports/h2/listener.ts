@@ -1,0 +1,101 @@
+/**
+ * The `h2` (TLS) and `h2c` (cleartext) tunnel listeners
+ * (shared/spec/h2-and-grpc.md §1.1): an HTTP/2 server whose every accepted
+ * request stream is one conn. Without `path` the request must be CONNECT
+ * (else 405); with `path` the `:path` must equal it (else 400). An accepted
+ * request gets `200` at once; then the request body is the client→server
+ * byte stream and the response body the server→client one.
+ *
+ * @module
+ */
+import { formatAddr, type Logger } from "../log.ts";
+import { TcpListener } from "../tcp/mod.ts";
+import { listenTls } from "../tls/mod.ts";
+import type { Addr, Listener, ListenerOptions } from "../types.ts";
+import { ConnQueue } from "../ws/mod.ts";
+import { H2Server } from "./_server.ts";
+import type { H2Stream } from "./_stream.ts";
+import { clientAddrFromHeaders, httpDate, serverTLSWithAlpn } from "./_util.ts";
+import { type H2ListenerOptions, parseListenerMetadata } from "./metadata.ts";
+
+/** ALPN offered by the h2 listener (Go's HTTP/2 server adds both). */
+export const H2_ALPN = ["h2", "http/1.1"];
+
+/**
+ * Tunnel streams from every HTTP/2 connection of an inner listener. Streams
+ * are queued up to `backlog`; one arriving at a full queue gets its 200 and
+ * is ended at once (GOST does the same). `close()` stops accepting and
+ * sends GOAWAY; connections close once their streams are done.
+ */
+export class H2Listener implements Listener {
+  readonly #server: H2Server;
+  readonly #opts: H2ListenerOptions;
+  readonly #log: Logger;
+  readonly #queue: ConnQueue<H2Stream>;
+
+  constructor(inner: Listener, opts: H2ListenerOptions, log: Logger) {
+    this.#opts = opts;
+    this.#log = log;
+    this.#queue = new ConnQueue(opts.backlog);
+    this.#server = new H2Server(inner, {
+      log,
+      prefaceTimeout: opts.prefaceTimeout,
+      onStream: (s) => this.#route(s),
+    });
+  }
+
+  get addr(): Addr {
+    return this.#server.addr;
+  }
+
+  /** Live HTTP/2 connections (tests, diagnostics). */
+  get sessions(): number {
+    return this.#server.sessions;
+  }
+
+  /** Resolves once the listener is closed and every connection is gone. */
+  get done(): Promise<void> {
+    return this.#server.done;
+  }
+
+  accept(): Promise<H2Stream> {
+    return this.#queue.shift();
+  }
+
+  close(): void {
+    this.#server.close();
+    this.#queue.close();
+  }
+
+  #route(s: H2Stream): void {
+    const method = s.header(":method");
+    const path = s.header(":path");
+    const remote = formatAddr(s.remoteAddr);
+    if (this.#opts.path === "" ? method !== "CONNECT" : path !== this.#opts.path) {
+      const status = this.#opts.path === "" ? "405" : "400";
+      this.#log.debug(`h2 tunnel request refused: ${method} ${path ?? ""}`, { remote, status });
+      s.respond([[":status", status], ["content-length", "0"], ["date", httpDate()]], true);
+      s.close();
+      return;
+    }
+    s.remoteAddrOverride = clientAddrFromHeaders(s.requestHeaders);
+    s.respond([[":status", "200"], ["date", httpDate()]]);
+    if (!this.#queue.push(s)) {
+      s.close();
+      this.#log.warn(`connection queue is full, client ${remote} discarded`, { remote });
+    }
+  }
+}
+
+/** The `h2c` listener: HTTP/2 with prior knowledge on plain TCP. */
+export function listenH2c(opts: ListenerOptions): Promise<Listener> {
+  const md = parseListenerMetadata(opts.metadata);
+  return Promise.resolve(new H2Listener(TcpListener.listen(opts.addr), md, opts.log));
+}
+
+/** The `h2` listener: HTTP/2 over TLS (service certificate, ALPN `h2`, `http/1.1`). */
+export async function listenH2(opts: ListenerOptions): Promise<Listener> {
+  const md = parseListenerMetadata(opts.metadata);
+  const inner = await listenTls({ ...opts, tls: serverTLSWithAlpn(opts.tls, H2_ALPN) });
+  return new H2Listener(inner, md, opts.log);
+}

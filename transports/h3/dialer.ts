@@ -1,0 +1,320 @@
+/**
+ * The `h3` / `http3` dialer: PHT over HTTP/3 (GOST `dialer/http3`). QUIC
+ * connections to a node are pooled and shared by PHT sessions (each
+ * session is a pull request outstanding plus one push at a time); a
+ * connection carries at most {@linkcode SESSIONS_PER_CONNECTION} sessions so
+ * that a server allowing 100 concurrent streams (quic-go's default) never
+ * runs out, and more connections are opened as needed.
+ *
+ * Certificates (GOST: no verification unless `secure=true`):
+ * - `secure=true` or a `ca`: Deno verifies the chain (system roots plus
+ *   the CA) and the name (`serverName`, default the node host).
+ * - otherwise the certificate is learned with a QUIC handshake probe
+ *   (`_probe.ts`) and pinned by its SHA-256 (Deno's `serverCertificateHashes`),
+ *   so any certificate is accepted, as GOST does. The pin is cached per node
+ *   and re-probed once when the server's certificate changed.
+ *
+ * Deno's QUIC owns its UDP socket, so h3 works only as the first hop of a
+ * chain (GOST can carry it through earlier hops; dost says so clearly).
+ *
+ * @module
+ */
+import { dialHost, joinHostPort, splitHostPort } from "../addr.ts";
+import type { Logger } from "../log.ts";
+import { netDial } from "../tcp/dial.ts";
+import {
+  type ClientTLSConfig,
+  ClosedError,
+  type Conn,
+  type Dialer,
+  type DialerOptions,
+  type DialOptions,
+  HandshakeError,
+  type RawDial,
+} from "../types.ts";
+import { ALPN_H3, type H3Fetcher, h3Fetcher } from "../_h3/mod.ts";
+import { PhtClient, type PhtClientConn } from "../pht/mod.ts";
+import { certificateHash, probeCertificate } from "./_probe.ts";
+import { type H3DialerOptions, parseDialerMetadata } from "./metadata.ts";
+
+/** PHT sessions sharing one QUIC connection at most. @default 25 */
+export const SESSIONS_PER_CONNECTION = 25;
+
+function errText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** GOST's Host: the `host` option (or node host) with the node port, unless the option has a port. */
+function hostPort(name: string, port: number): string {
+  try {
+    splitHostPort(name);
+    return name;
+  } catch {
+    return joinHostPort(name.replace(/^\[|\]$/g, ""), port);
+  }
+}
+
+/** One pooled QUIC connection. */
+interface Lane {
+  ready: Promise<H3Fetcher>;
+  fetch?: H3Fetcher;
+  quic?: Deno.QuicConn;
+  sessions: number;
+  dead: boolean;
+}
+
+/** Opens PHT-over-HTTP/3 sessions to nodes. */
+export class H3Dialer implements Dialer {
+  readonly multiplex = true;
+  readonly #opts: H3DialerOptions;
+  readonly #tls: ClientTLSConfig;
+  readonly #log: Logger | undefined;
+  readonly #lanes = new Map<string, Lane[]>();
+  readonly #pins = new Map<string, Uint8Array>();
+  readonly #live = new Set<PhtClientConn>();
+  #closed = false;
+
+  constructor(opts: H3DialerOptions, tls: ClientTLSConfig, log?: Logger) {
+    this.#opts = opts;
+    this.#tls = tls;
+    this.#log = log;
+  }
+
+  /** The parsed options. */
+  get options(): Readonly<H3DialerOptions> {
+    return this.#opts;
+  }
+
+  /** Open QUIC connections to `addr` (tests, diagnostics). */
+  connections(addr: string): number {
+    return (this.#lanes.get(addr) ?? []).filter((l) => !l.dead).length;
+  }
+
+  async dial(addr: string, raw: RawDial, opts: DialOptions = {}): Promise<Conn> {
+    if (this.#closed) throw new ClosedError("h3 dialer closed");
+    if (raw !== netDial) {
+      throw new HandshakeError(
+        "h3 can only be the first hop of a chain: Deno's QUIC needs its own UDP socket and cannot run through a tunnel",
+      );
+    }
+    opts.signal?.throwIfAborted();
+    const lane = this.#acquire(addr);
+    let fetch: H3Fetcher;
+    try {
+      fetch = await untilAborted(lane.ready, opts.signal);
+    } catch (err) {
+      this.#release(addr, lane);
+      throw err;
+    }
+    const o = this.#opts.pht;
+    const { host, port } = splitHostPort(addr);
+    const authority = hostPort(o.host ?? dialHost(host), port);
+    let conn: PhtClientConn | undefined;
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      if (conn) this.#live.delete(conn);
+      this.#release(addr, lane);
+    };
+    const quic = lane.quic!;
+    const addrs = {
+      localAddr: udpAddr(quic.endpoint.addr),
+      remoteAddr: udpAddr(quic.remoteAddr),
+    };
+    const client = new PhtClient(fetch, {
+      url: `https://${authority}`,
+      authorizePath: o.authorizePath,
+      pushPath: o.pushPath,
+      pullPath: o.pullPath,
+      header: o.header,
+      // One push at a time: concurrent request streams may reach the server's handler out of order.
+      pushWindow: 1,
+      readTimeout: o.readTimeout,
+      timeout: o.handshakeTimeout,
+      addrs: () => addrs,
+      onClose: release,
+      log: this.#log,
+    });
+    try {
+      conn = await client.connect(opts.signal);
+    } catch (err) {
+      release();
+      throw err;
+    }
+    this.#live.add(conn);
+    return conn;
+  }
+
+  /** Closes every session and connection. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const c of this.#live) c.close();
+    for (const lanes of this.#lanes.values()) {
+      for (const l of lanes) this.#kill(l);
+    }
+    this.#lanes.clear();
+  }
+
+  /** A lane with room for one more session (counted), building one when needed. */
+  #acquire(addr: string): Lane {
+    const lanes = this.#lanes.get(addr) ?? [];
+    this.#lanes.set(addr, lanes);
+    for (const l of lanes) {
+      if (!l.dead && l.sessions < SESSIONS_PER_CONNECTION && (!l.fetch || l.fetch.usable())) {
+        l.sessions++;
+        return l;
+      }
+    }
+    const lane: Lane = { ready: Promise.resolve() as unknown as Promise<H3Fetcher>, sessions: 1, dead: false };
+    lane.ready = this.#connect(addr).then(
+      ({ quic, fetch }) => {
+        lane.quic = quic;
+        lane.fetch = fetch;
+        fetch.closed.then(() => this.#drop(addr, lane, "connection closed"));
+        if (this.#closed) this.#kill(lane);
+        return fetch;
+      },
+      (err) => {
+        this.#drop(addr, lane, errText(err));
+        throw err;
+      },
+    );
+    lane.ready.catch(() => {});
+    lanes.push(lane);
+    return lane;
+  }
+
+  #release(addr: string, lane: Lane): void {
+    lane.sessions--;
+    if (lane.sessions > 0 || lane.dead) return;
+    // Keep one idle connection per node; close the others.
+    const lanes = this.#lanes.get(addr) ?? [];
+    if (lanes.some((l) => l !== lane && !l.dead)) this.#drop(addr, lane, "idle", true);
+  }
+
+  #drop(addr: string, lane: Lane, why: string, close = false): void {
+    if (lane.dead) return;
+    lane.dead = true;
+    const lanes = this.#lanes.get(addr);
+    if (lanes) {
+      const i = lanes.indexOf(lane);
+      if (i >= 0) lanes.splice(i, 1);
+      if (lanes.length === 0) this.#lanes.delete(addr);
+    }
+    this.#log?.debug("h3: connection dropped", { node: addr, reason: why });
+    if (close) this.#kill(lane);
+  }
+
+  #kill(lane: Lane): void {
+    lane.dead = true;
+    lane.fetch?.close();
+    lane.ready.then((f) => f.close(), () => {});
+  }
+
+  async #connect(addr: string): Promise<{ quic: Deno.QuicConn; fetch: H3Fetcher }> {
+    const quic = await this.#quic(addr);
+    const fetch = h3Fetcher(quic, { onError: (err) => this.#log?.debug(`h3: ${errText(err)}`, { node: addr }) });
+    // The endpoint (UDP socket) belongs to this connection alone.
+    fetch.closed.then(() => quic.endpoint.close());
+    return { quic, fetch };
+  }
+
+  /** A QUIC connection to `addr`, verified or pinned as the TLS config says. */
+  async #quic(addr: string): Promise<Deno.QuicConn> {
+    const { host, port } = splitHostPort(addr);
+    const hostname = dialHost(host).replace(/^\[|\]$/g, "");
+    const tls = this.#tls;
+    const o = this.#opts;
+    const base = {
+      hostname,
+      port,
+      alpnProtocols: [ALPN_H3],
+      keepAliveInterval: o.keepAlivePeriod > 0 ? o.keepAlivePeriod : undefined,
+      maxIdleTimeout: o.maxIdleTimeout,
+      maxConcurrentBidirectionalStreams: 0,
+      maxConcurrentUnidirectionalStreams: 16,
+    };
+    const serverName = tls.serverName || hostname;
+    if (tls.secure || tls.ca) {
+      return await this.#handshake(addr, {
+        ...base,
+        serverName,
+        caCerts: tls.ca ? [tls.ca] : undefined,
+        ...(tls.cert && tls.key ? { cert: tls.cert, key: tls.key } : {}),
+      });
+    }
+    let pin = this.#pins.get(addr);
+    const cached = pin !== undefined;
+    for (let attempt = 0;; attempt++) {
+      if (!pin) {
+        const [leaf] = await probeCertificate(hostname, port, { serverName, timeout: o.handshakeTimeout });
+        pin = await certificateHash(leaf);
+        this.#pins.set(addr, pin);
+      }
+      try {
+        return await this.#handshake(addr, {
+          ...base,
+          serverName,
+          serverCertificateHashes: [{ algorithm: "sha-256", value: pin }],
+        });
+      } catch (err) {
+        // The server's certificate changed since it was pinned: learn it again, once.
+        if (!cached || attempt > 0 || !/certificate|UnknownIssuer/i.test(errText(err))) throw err;
+        this.#pins.delete(addr);
+        pin = undefined;
+      }
+    }
+  }
+
+  async #handshake(addr: string, options: Record<string, unknown>): Promise<Deno.QuicConn> {
+    // An endpoint of our own, so that a failed handshake does not leave its UDP socket to the GC.
+    const endpoint = newEndpoint();
+    const pending = Deno.connectQuic({ ...options, endpoint } as unknown as Deno.ConnectQuicOptions<false>);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new HandshakeError(`QUIC handshake with ${addr} timed out after ${this.#opts.handshakeTimeout} ms`)),
+        this.#opts.handshakeTimeout,
+      );
+    });
+    try {
+      return await Promise.race([pending, timeout]);
+    } catch (err) {
+      pending.then((c) => c.close(), () => {}).finally(() => endpoint.close());
+      if (err instanceof HandshakeError) throw err;
+      throw new HandshakeError(`QUIC handshake with ${addr} failed: ${errText(err)}`, { cause: err });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+function udpAddr(a: { hostname: string; port: number }): Deno.NetAddr {
+  return { transport: "udp", hostname: a.hostname, port: a.port };
+}
+
+function newEndpoint(): Deno.QuicEndpoint {
+  try {
+    return new Deno.QuicEndpoint({ hostname: "::", port: 0 });
+  } catch {
+    return new Deno.QuicEndpoint({ hostname: "0.0.0.0", port: 0 });
+  }
+}
+
+/** Resolves like `p`, or rejects when `signal` aborts first (`p` goes on for others). */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return p;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
+
+/** The `h3` and `http3` dialer factory. */
+export function h3Dialer(opts: DialerOptions): Dialer {
+  return new H3Dialer(parseDialerMetadata(opts.metadata), opts.tls, opts.log);
+}

@@ -1,0 +1,189 @@
+/**
+ * The `h3` listener: PHT over HTTP/3 (GOST `listener/http3/h3`). A QUIC
+ * endpoint (ALPN `h3`, the service certificate) whose connections are
+ * served by dost's HTTP/3 server, which hands every request to a
+ * {@linkcode PhtServer}; each PHT session is one accepted conn.
+ *
+ * Not to be confused with GOST's `http3` *listener*, an HTTP/3 reverse
+ * proxy front end, which dost does not provide.
+ *
+ * @module
+ */
+import { listenHost, splitHostPort } from "../addr.ts";
+import { formatAddr, type Logger } from "../log.ts";
+import type { Addr, Listener, ListenerOptions } from "../types.ts";
+import { ALPN_H3, ErrorCode, serveH3 } from "../_h3/mod.ts";
+import { PhtServer, type PhtSession } from "../pht/mod.ts";
+import { type H3ListenerOptions, parseListenerMetadata } from "./metadata.ts";
+
+function errText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** PHT sessions arriving over HTTP/3 connections on one QUIC endpoint. */
+export class H3Listener implements Listener {
+  readonly addr: Addr;
+  readonly #endpoint: Deno.QuicEndpoint;
+  readonly #quic: Deno.QuicListener;
+  readonly #pht: PhtServer;
+  readonly #log: Logger;
+  readonly #opts: H3ListenerOptions;
+  readonly #conns = new Set<Deno.QuicConn>();
+  readonly #serving = new Set<Promise<void>>();
+  readonly #loop: Promise<void>;
+  readonly #shutdown = new AbortController();
+  #closed = false;
+
+  constructor(endpoint: Deno.QuicEndpoint, quic: Deno.QuicListener, opts: H3ListenerOptions, log: Logger) {
+    this.#endpoint = endpoint;
+    this.#quic = quic;
+    this.#opts = opts;
+    this.#log = log;
+    this.addr = { transport: "udp", hostname: endpoint.addr.hostname, port: endpoint.addr.port };
+    this.#pht = new PhtServer({ ...opts.pht, log });
+    this.#loop = this.#acceptLoop();
+  }
+
+  /** The PHT core (tests, diagnostics). */
+  get server(): PhtServer {
+    return this.#pht;
+  }
+
+  /** QUIC connections being served. */
+  get connections(): number {
+    return this.#conns.size;
+  }
+
+  /** Resolves once closed and every connection is gone. */
+  get done(): Promise<void> {
+    return this.#loop.then(async () => {
+      while (this.#serving.size > 0) await Promise.all([...this.#serving]);
+    });
+  }
+
+  accept(): Promise<PhtSession> {
+    return this.#pht.accept();
+  }
+
+  /** Stops accepting, ends every PHT session and closes every connection (H3_NO_ERROR). */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#pht.close();
+    this.#pht.closeSessions();
+    this.#shutdown.abort();
+    try {
+      this.#quic.stop();
+    } catch {
+      // already stopped
+    }
+    for (const c of this.#conns) {
+      try {
+        c.close({ closeCode: ErrorCode.H3_NO_ERROR, reason: "" });
+      } catch {
+        // already closed
+      }
+    }
+    this.#endpoint.close({ closeCode: ErrorCode.H3_NO_ERROR, reason: "" });
+  }
+
+  async #acceptLoop(): Promise<void> {
+    while (!this.#closed) {
+      let incoming: Deno.QuicIncoming;
+      try {
+        incoming = await this.#quic.incoming();
+      } catch (err) {
+        if (!this.#closed) this.#log.error(`h3: accept failed: ${errText(err)}`);
+        break;
+      }
+      this.#track(this.#serve(incoming));
+    }
+  }
+
+  #track(p: Promise<void>): void {
+    this.#serving.add(p);
+    p.finally(() => this.#serving.delete(p));
+  }
+
+  async #serve(incoming: Deno.QuicIncoming): Promise<void> {
+    // Not incoming.remoteAddr: in Deno 2.9.6 reading it consumes the Incoming, which then refuses the connection.
+    const pending = incoming.accept<false>();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<"timeout">((r) => (timer = setTimeout(() => r("timeout"), this.#opts.handshakeTimeout)));
+    let conn: Deno.QuicConn;
+    try {
+      const won = await Promise.race([pending, timeout]);
+      if (won === "timeout") {
+        this.#log.debug("h3: handshake timed out");
+        pending.then((c) => c.close({ closeCode: ErrorCode.H3_NO_ERROR, reason: "" }), () => {});
+        return;
+      }
+      conn = won;
+    } catch (err) {
+      // Includes dost's own certificate probes (see _probe.ts), which end the handshake on purpose.
+      this.#log.debug(`h3: handshake failed: ${errText(err)}`);
+      return;
+    } finally {
+      clearTimeout(timer);
+    }
+    const remote = formatAddr({ transport: "udp", hostname: conn.remoteAddr.hostname, port: conn.remoteAddr.port });
+    if (this.#closed) {
+      conn.close({ closeCode: ErrorCode.H3_NO_ERROR, reason: "" });
+      return;
+    }
+    this.#conns.add(conn);
+    this.#log.trace("h3: connection", { remote });
+    try {
+      await serveH3(conn, (req, info) => this.#pht.handle(req, info), {
+        signal: this.#shutdown.signal,
+        onError: (err) => this.#log.debug(`h3: ${errText(err)}`, { remote }),
+      });
+    } finally {
+      this.#conns.delete(conn);
+    }
+  }
+}
+
+/** Options for {@linkcode listenQuic}. */
+export interface QuicListenConfig {
+  addr: string;
+  cert: string;
+  key: string;
+  keepAlivePeriod: number;
+  maxIdleTimeout: number;
+  maxStreams: number;
+}
+
+/** Binds a QUIC endpoint and listens with ALPN h3. */
+export function listenQuic(c: QuicListenConfig): { endpoint: Deno.QuicEndpoint; listener: Deno.QuicListener } {
+  const { host, port } = splitHostPort(c.addr);
+  const endpoint = new Deno.QuicEndpoint({ hostname: listenHost(host), port });
+  try {
+    const listener = endpoint.listen({
+      cert: c.cert,
+      key: c.key,
+      alpnProtocols: [ALPN_H3],
+      keepAliveInterval: c.keepAlivePeriod > 0 ? c.keepAlivePeriod : undefined,
+      maxIdleTimeout: c.maxIdleTimeout,
+      maxConcurrentBidirectionalStreams: c.maxStreams,
+      maxConcurrentUnidirectionalStreams: 16,
+    });
+    return { endpoint, listener };
+  } catch (err) {
+    endpoint.close();
+    throw err;
+  }
+}
+
+/** The `h3` listener factory. */
+export async function listenH3(opts: ListenerOptions): Promise<Listener> {
+  const o = parseListenerMetadata(opts.metadata);
+  const tls = await opts.tls();
+  if (tls.ca) {
+    throw new TypeError(
+      "h3 listener cannot require client certificates: Deno's QUIC has no client authentication (remove the CA)",
+    );
+  }
+  const { endpoint, listener } = listenQuic({ addr: opts.addr, cert: tls.cert, key: tls.key, ...o });
+  return new H3Listener(endpoint, listener, o, opts.log);
+}
