@@ -1,18 +1,7 @@
 /** Helpers shared by the smux tests and the throughput script. */
 import { Session, type SessionOptions } from "./session.ts";
-
-/** A connected pair of loopback TCP conns. */
-export async function tcpPair(): Promise<[Deno.TcpConn, Deno.TcpConn]> {
-  const ln = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  try {
-    const [a, b] = await Promise.all([Deno.connect({ hostname: "127.0.0.1", port: ln.addr.port }), ln.accept()]);
-    a.setNoDelay(true);
-    b.setNoDelay(true);
-    return [a, b];
-  } finally {
-    ln.close();
-  }
-}
+export { delay, pattern, readAll, readExactly, sha256, tcpPair, writeChunked } from "../_testing.ts";
+import { tcpPair } from "../_testing.ts";
 
 /** A client and a server session over a loopback TCP pair. */
 export async function sessionPair(
@@ -30,75 +19,4 @@ export async function sessionPair(
       await Promise.all([client.done, server.done]);
     },
   };
-}
-
-/** Deterministic pseudo-random bytes (xorshift32), filled four bytes at a time. */
-export function pattern(size: number, seed = 1): Uint8Array {
-  const out = new Uint8Array(size);
-  const words = new Uint32Array(out.buffer, 0, size >>> 2);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < words.length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    words[i] = x;
-  }
-  for (let i = words.length * 4; i < size; i++) out[i] = i & 0xff;
-  return out;
-}
-
-/** Hex SHA-256. */
-export async function sha256(data: Uint8Array): Promise<string> {
-  const d = new Uint8Array(await crypto.subtle.digest("SHA-256", data as Uint8Array<ArrayBuffer>));
-  return Array.from(d, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-/** Reads until EOF; returns everything. */
-export async function readAll(
-  conn: { read(p: Uint8Array): Promise<number | null> },
-  hint = 1 << 16,
-): Promise<Uint8Array> {
-  let buf = new Uint8Array(hint);
-  let n = 0;
-  for (;;) {
-    if (n === buf.length) {
-      const nb = new Uint8Array(buf.length * 2);
-      nb.set(buf);
-      buf = nb;
-    }
-    const r = await conn.read(buf.subarray(n));
-    if (r === null) return buf.subarray(0, n);
-    n += r;
-  }
-}
-
-/** Reads exactly `n` bytes or throws. */
-export async function readExactly(
-  conn: { read(p: Uint8Array): Promise<number | null> },
-  n: number,
-): Promise<Uint8Array> {
-  const out = new Uint8Array(n);
-  let off = 0;
-  while (off < n) {
-    const r = await conn.read(out.subarray(off));
-    if (r === null) throw new Error(`EOF after ${off} of ${n} bytes`);
-    off += r;
-  }
-  return out;
-}
-
-/** Writes `data` in `chunk`-sized writes. */
-export async function writeChunked(
-  conn: { write(p: Uint8Array): Promise<number> },
-  data: Uint8Array,
-  chunk = 256 * 1024,
-) {
-  for (let off = 0; off < data.length; off += chunk) {
-    await conn.write(data.subarray(off, Math.min(off + chunk, data.length)));
-  }
-}
-
-/** Resolves after `ms`. */
-export function delay(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

@@ -4,6 +4,7 @@
  * @module
  */
 import type { Addr, Conn } from "../types.ts";
+export { readAll, readExactly as readN, sha256, tcpPair } from "../_testing.ts";
 
 const MEM_ADDR: Addr = { transport: "tcp", hostname: "memory", port: 0 };
 
@@ -105,54 +106,6 @@ export function memoryPipe(opts: MemoryPipeOptions = {}): [Conn, Conn] {
   return [new MemoryConn(ba, ab, opts), new MemoryConn(ab, ba, opts)];
 }
 
-/** A connected TCP pair on loopback: [client, server]. */
-export async function tcpPair(): Promise<[Deno.TcpConn, Deno.TcpConn]> {
-  const ln = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  try {
-    const [client, server] = await Promise.all([
-      Deno.connect({ hostname: "127.0.0.1", port: (ln.addr as Deno.NetAddr).port }),
-      ln.accept(),
-    ]);
-    client.setNoDelay(true);
-    server.setNoDelay(true);
-    return [client, server];
-  } finally {
-    ln.close();
-  }
-}
-
-/** Reads `conn` to EOF. */
-export async function readAll(conn: Conn, bufSize = 64 * 1024): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  let total = 0;
-  const buf = new Uint8Array(bufSize);
-  for (;;) {
-    const n = await conn.read(buf);
-    if (n === null) break;
-    parts.push(buf.slice(0, n));
-    total += n;
-  }
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
-
-/** Reads exactly `n` bytes (throws on early EOF). */
-export async function readN(conn: Conn, n: number): Promise<Uint8Array> {
-  const out = new Uint8Array(n);
-  let off = 0;
-  while (off < n) {
-    const r = await conn.read(out.subarray(off));
-    if (r === null) throw new Error(`EOF after ${off} of ${n} bytes`);
-    off += r;
-  }
-  return out;
-}
-
 /** Deterministic pseudo-random bytes. */
 export function pattern(n: number, seed = 1): Uint8Array {
   const out = new Uint8Array(n);
@@ -179,9 +132,4 @@ export class Digest {
   get value(): string {
     return `${this.#n}:${(this.#h >>> 0).toString(16)}`;
   }
-}
-
-export async function sha256(p: Uint8Array<ArrayBuffer>): Promise<string> {
-  const d = new Uint8Array(await crypto.subtle.digest("SHA-256", p));
-  return Array.from(d, (b) => b.toString(16).padStart(2, "0")).join("");
 }

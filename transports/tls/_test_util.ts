@@ -2,6 +2,7 @@
 import { Logger } from "../log.ts";
 import { ClosedError, type Conn } from "../types.ts";
 import { writeAll } from "../_io/write_all.ts";
+export { readAll } from "../_testing.ts";
 
 /** A logger that drops everything, or records lines into `lines`. */
 export function quietLogger(lines?: string[]): Logger {
@@ -89,26 +90,6 @@ export function memoryPair(limit = 256 * 1024): [MemoryConn, MemoryConn] {
   const ab = new Pipe(limit);
   const ba = new Pipe(limit);
   return [new MemoryConn(ba, ab), new MemoryConn(ab, ba)];
-}
-
-/** Reads until end of stream; returns the bytes. */
-export async function readAll(conn: Conn): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  const buf = new Uint8Array(64 * 1024);
-  let total = 0;
-  for (;;) {
-    const n = await conn.read(buf);
-    if (n === null) break;
-    parts.push(buf.slice(0, n));
-    total += n;
-  }
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
 }
 
 /** Reads until end of stream; returns only the count and a running checksum. */

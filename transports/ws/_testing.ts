@@ -9,6 +9,8 @@ import { Logger } from "../log.ts";
 import { Metadata } from "../metadata.ts";
 import { generateCertificate } from "../tls/mod.ts";
 import type { Conn, Listener, ListenerOptions, ServerTLSConfig } from "../types.ts";
+export { delay, pattern, readAll, readExactly, sha256, writeChunked } from "../_testing.ts";
+import { readAll, readExactly, sha256, writeChunked } from "../_testing.ts";
 
 /** A logger that drops everything, or collects lines into `lines`. */
 export function quietLogger(lines?: string[]): Logger {
@@ -87,62 +89,6 @@ export async function echo(c: Conn): Promise<void> {
   await c.closeWrite().catch(() => {});
 }
 
-/** Deterministic pseudo-random bytes (xorshift32). */
-export function pattern(size: number, seed = 1): Uint8Array {
-  const out = new Uint8Array(size);
-  const words = new Uint32Array(out.buffer, 0, size >>> 2);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < words.length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    words[i] = x;
-  }
-  for (let i = words.length * 4; i < size; i++) out[i] = i & 0xff;
-  return out;
-}
-
-/** Hex SHA-256. */
-export async function sha256(data: Uint8Array): Promise<string> {
-  const d = new Uint8Array(await crypto.subtle.digest("SHA-256", data as Uint8Array<ArrayBuffer>));
-  return Array.from(d, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-/** Reads until EOF. */
-export async function readAll(conn: Conn, hint = 1 << 16): Promise<Uint8Array> {
-  let buf = new Uint8Array(hint);
-  let n = 0;
-  for (;;) {
-    if (n === buf.length) {
-      const nb = new Uint8Array(buf.length * 2);
-      nb.set(buf);
-      buf = nb;
-    }
-    const r = await conn.read(buf.subarray(n));
-    if (r === null) return buf.subarray(0, n);
-    n += r;
-  }
-}
-
-/** Reads exactly `n` bytes or throws. */
-export async function readExactly(conn: Conn, n: number): Promise<Uint8Array> {
-  const out = new Uint8Array(n);
-  let off = 0;
-  while (off < n) {
-    const r = await conn.read(out.subarray(off));
-    if (r === null) throw new Error(`EOF after ${off} of ${n} bytes`);
-    off += r;
-  }
-  return out;
-}
-
-/** Writes `data` in `chunk`-sized writes. */
-export async function writeChunked(conn: Conn, data: Uint8Array, chunk = 256 * 1024): Promise<void> {
-  for (let off = 0; off < data.length; off += chunk) {
-    await writeAll(conn, data.subarray(off, Math.min(off + chunk, data.length)));
-  }
-}
-
 /**
  * Sends `data` and reads the echo concurrently; resolves to the SHA-256 of
  * what came back. With `halfClose` the sender half-closes after the data and
@@ -174,8 +120,3 @@ export async function rawExchange(addr: string, request: string | Uint8Array, ha
 
 export const enc = new TextEncoder();
 export const dec = new TextDecoder();
-
-/** Resolves after `ms`. */
-export function delay(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
