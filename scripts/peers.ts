@@ -23,6 +23,9 @@ export const PEERS: Record<string, string> = {
   "golang-1.19-go": "/usr/lib/go-1.19/bin/go",
   "golang-github-xtaci-smux-dev": "/usr/share/gocode/src/github.com/xtaci/smux",
   "golang-github-gorilla-websocket-dev": "/usr/share/gocode/src/github.com/gorilla/websocket",
+  "ngtcp2-client": "gtlsclient",
+  "ngtcp2-server": "/usr/sbin/gtlsserver",
+  "python3-requests": "/usr/lib/python3/dist-packages/requests",
 };
 
 export async function has(cmdOrPath: string): Promise<boolean> {

@@ -82,7 +82,7 @@ Deno.test("relay BIND tcp, HEAD encoding: bytes of the spec sketch, streams, cli
     c.close();
     const [r] = await server.handled(1);
     assertEquals(r.target, `0.0.0.0:${port}`);
-    assert(await refused(port), "the bound port is released when the session ends");
+    await waitRefused(port); // the bound port is released when the session ends
     assertEquals(await readAll(second), new Uint8Array(0));
     second.close();
   } finally {

@@ -37,6 +37,15 @@ async function refused(port: number): Promise<boolean> {
   }
 }
 
+/** Waits until nothing listens on `port` (a closed listener's socket goes away a tick later). */
+async function waitRefused(port: number, ms = 2000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!(await refused(port))) {
+    if (Date.now() > until) throw new Error(`port ${port} still bound after ${ms} ms`);
+    await delay(10);
+  }
+}
+
 Deno.test("socks5 MBIND: request, reply, per-stream reply as its own frame, client streams closed", async () => {
   const srv = serve(socks5Handler(handlerOptions({ md: { bind: true, "mux.keepaliveDisabled": true } })));
   const port = freePort();
@@ -59,7 +68,7 @@ Deno.test("socks5 MBIND: request, reply, per-stream reply as its own frame, clie
     c.close();
     const [r] = await srv.handled(1);
     assertEquals(r.target, `0.0.0.0:${port}`);
-    assert(await refused(port));
+    await waitRefused(port);
     assertEquals(await readAll(inbound), new Uint8Array(0));
     inbound.close();
   } finally {
@@ -105,7 +114,7 @@ Deno.test("socks5 MBIND: port in use → 05 01; a broken smux frame ends only th
     assertEquals(await readAll(c2), new Uint8Array(0));
     c2.close();
     await srv.handled(2);
-    assert(await refused(port));
+    await waitRefused(port);
   } finally {
     busy.close();
     await srv.close();
@@ -121,17 +130,18 @@ Deno.test("socks5 BIND (0x02): two replies, then the one peer is relayed over th
     assertEquals(await readN(c, 12), hex(`05 00 05 00 00 01 7f 00 00 01 ${p16(port)}`));
     const peer = await dial(port);
     assertEquals(await readN(c, 10), hex(`05 00 00 01 7f 00 00 01 ${p16(peer.localAddr.port)}`));
-    assert(await refused(port), "the listener closes after one peer");
+    await waitRefused(port); // the listener closes after one peer
     await writeAll(peer, enc("from-peer"));
     assertEquals(dec(await readN(c, 9)), "from-peer");
     await writeAll(c, enc("from-client"));
     assertEquals(dec(await readN(peer, 11)), "from-client");
     peer.close();
     assertEquals(await readAll(c), new Uint8Array(0));
+    c.close();
     const [r] = await srv.handled(1);
     assertEquals([r.inBytes, r.outBytes], [11, 9]);
   } finally {
-    c.close();
+    closeQuietly(c);
     await srv.close();
   }
 });
@@ -145,7 +155,7 @@ Deno.test("socks5 BIND: a client that leaves before a peer arrives closes the li
   c.close();
   const [r] = await srv.handled(1);
   assert(r.error instanceof ProxyError, String(r.error));
-  assert(await refused(port));
+  await waitRefused(port);
   await srv.close();
 });
 

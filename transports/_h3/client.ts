@@ -43,13 +43,24 @@ export function h3Fetcher(conn: Deno.QuicConn, opts: H3Options = {}): H3Fetcher 
   const h3 = new H3Connection(conn, false, opts);
   h3.start();
   let goaway = false;
+  let active = 0;
+  // After GOAWAY the client closes the connection once its last exchange is over.
+  const closeIfDrained = () => {
+    if (goaway && active === 0) h3.close();
+  };
   h3.onGoaway = () => {
     goaway = true;
+    closeIfDrained();
+  };
+  const done = () => {
+    active--;
+    closeIfDrained();
   };
   const fetcher = (req: Request) => {
     if (h3.done) return Promise.reject(new H3ClosedError("HTTP/3 connection is closed"));
     if (goaway) return Promise.reject(new H3ClosedError("HTTP/3 server is going away (GOAWAY)"));
-    return request(h3, req);
+    active++;
+    return request(h3, req, once(done));
   };
   return Object.assign(fetcher, {
     close: () => h3.close(),
@@ -60,7 +71,17 @@ export function h3Fetcher(conn: Deno.QuicConn, opts: H3Options = {}): H3Fetcher 
 
 const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
 
-async function request(h3: H3Connection, req: Request): Promise<Response> {
+function once(fn: () => void): () => void {
+  let called = false;
+  return () => {
+    if (called) return;
+    called = true;
+    fn();
+  };
+}
+
+/** One exchange; `done` runs once when it is over (failed, or the response body ended or was cancelled). */
+async function request(h3: H3Connection, req: Request, done: () => void): Promise<Response> {
   req.signal.throwIfAborted();
   const fields = requestFields(req);
   const headersFrame = encodeFrame(FrameType.HEADERS, encodeFieldSection(fields));
@@ -103,13 +124,19 @@ async function request(h3: H3Connection, req: Request): Promise<Response> {
     if (req.method === "HEAD" || NULL_BODY_STATUS.has(head.status)) {
       reader.cancel();
       release();
+      done();
     } else {
+      const end = () => {
+        release();
+        done();
+      };
       body = bodyStream(reader, {
         ...limits,
         fromServer: true,
         contentLength: contentLength(head.headers),
         onConnectionError: (err) => h3.fail(err),
-        onEnd: release,
+        onEnd: end,
+        onCancel: end,
       });
     }
     settled = true;
@@ -125,6 +152,7 @@ async function request(h3: H3Connection, req: Request): Promise<Response> {
     if (!settled) {
       stop();
       release();
+      done();
     }
   }
 }

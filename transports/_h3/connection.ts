@@ -243,7 +243,11 @@ export class H3Connection {
 }
 
 function streamName(type: number): string {
-  return type === StreamType.CONTROL ? "control" : type === StreamType.QPACK_ENCODER ? "QPACK encoder" : "QPACK decoder";
+  return type === StreamType.CONTROL
+    ? "control"
+    : type === StreamType.QPACK_ENCODER
+    ? "QPACK encoder"
+    : "QPACK decoder";
 }
 
 /** Reads a QPACK prefix integer byte by byte from a stream (at most 10 bytes). */

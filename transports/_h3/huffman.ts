@@ -94,9 +94,12 @@ function buildTree(): Int32Array {
 
 /** Raised for an invalid Huffman string (EOS inside, bad or long padding). */
 export class HuffmanError extends Error {
-  constructor(message: string) {
+  /** True when the input was valid so far but decodes to more than `maxLength` bytes. */
+  readonly tooLong: boolean;
+  constructor(message: string, tooLong = false) {
     super(message);
     this.name = "HuffmanError";
+    this.tooLong = tooLong;
   }
 }
 
@@ -122,7 +125,7 @@ export function huffmanDecode(src: Uint8Array, maxLength = Infinity): Uint8Array
       if (next < 0) {
         const sym = -next - 1;
         if (sym === EOS) throw new HuffmanError("Huffman string contains EOS");
-        if (n >= maxLength) throw new HuffmanError(`Huffman string longer than ${maxLength} bytes`);
+        if (n >= maxLength) throw new HuffmanError(`Huffman string longer than ${maxLength} bytes`, true);
         out[n++] = sym;
         node = 0;
         depth = 0;

@@ -1,5 +1,13 @@
 import { assertEquals, assertThrows } from "../../tests/assert.ts";
-import { CODE_LENGTHS, CODES, EOS, huffmanDecode, huffmanEncode, huffmanEncodedLength, HuffmanError } from "./huffman.ts";
+import {
+  CODE_LENGTHS,
+  CODES,
+  EOS,
+  huffmanDecode,
+  huffmanEncode,
+  huffmanEncodedLength,
+  HuffmanError,
+} from "./huffman.ts";
 
 const hex = (s: string) => Uint8Array.from(s.replace(/\s/g, "").match(/../g)!.map((b) => parseInt(b, 16)));
 const toHex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
@@ -80,5 +88,7 @@ Deno.test("huffman: invalid padding and EOS are rejected (RFC 7541 §5.2)", () =
 Deno.test("huffman: maxLength bounds the output", () => {
   const coded = huffmanEncode(enc.encode("hello world"));
   assertEquals(dec.decode(huffmanDecode(coded, 11)), "hello world");
-  assertThrows(() => huffmanDecode(coded, 10), HuffmanError, "longer than 10");
+  const e = assertThrows(() => huffmanDecode(coded, 10), HuffmanError, "longer than 10") as HuffmanError;
+  assertEquals(e.tooLong, true);
+  assertEquals((assertThrows(() => huffmanDecode(hex("1e")), HuffmanError) as HuffmanError).tooLong, false);
 });

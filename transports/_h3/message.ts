@@ -195,6 +195,8 @@ export interface BodyStreamOptions extends MessageLimits {
   contentLength?: number;
   /** Called once when the body ends by itself: cleanly, or with the read error. Not called on cancel. */
   onEnd?: (err?: unknown) => void;
+  /** Called when the consumer cancels the body. */
+  onCancel?: () => void;
   /** Called for a connection-level protocol error. */
   onConnectionError?: (err: H3Error) => void;
 }
@@ -257,8 +259,10 @@ export function bodyStream(reader: StreamReader, opts: BodyStreamOptions): Reada
       }
     },
     cancel(reason) {
-      ended = true;
       reader.cancel(reason);
+      if (ended) return;
+      ended = true;
+      opts.onCancel?.();
     },
   }, { highWaterMark: 0 });
 }

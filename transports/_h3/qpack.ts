@@ -153,7 +153,7 @@ function decodeString(buf: Uint8Array, off: number, n: number, budget: number): 
     try {
       bytes = huffmanDecode(raw, budget);
     } catch (err) {
-      if (err instanceof HuffmanError && err.message.includes("longer than")) throw tooLarge(budget);
+      if (err instanceof HuffmanError && err.tooLong) throw tooLarge(budget);
       throw decompressionFailed(err instanceof Error ? err.message : String(err));
     }
   } else if (raw.length > budget) {

@@ -33,7 +33,7 @@ export interface H3RequestInfo {
 }
 
 /** Serves one request. Throwing answers 500. */
-export type H3Handler = (req: Request, info: H3RequestInfo) => Promise<Response>;
+export type H3Handler = (req: Request, info: H3RequestInfo) => Response | Promise<Response>;
 
 /** Options for {@linkcode serveH3}. */
 export interface ServeH3Options extends H3Options {
@@ -78,6 +78,10 @@ export async function serveH3(conn: Deno.QuicConn, handler: H3Handler, opts: Ser
       h3.closed.finally(() => clearTimeout(t));
     });
     await Promise.race([Promise.allSettled([...inflight]), timer]);
+    // Closing now would drop response bytes the client has not acknowledged yet (Deno cannot
+    // wait for acknowledgements): give the client, which closes once its requests are done,
+    // the rest of the shutdown time to do so.
+    await Promise.race([h3.closed, timer]);
     h3.close(ErrorCode.H3_NO_ERROR);
     streams.cancel().catch(() => {});
   };
@@ -162,19 +166,23 @@ async function serveStream(
     return;
   }
 
-  let body: ReadableStream<Uint8Array> | null = null;
-  // fetch's Request cannot carry a body on GET/HEAD: whatever comes is dropped below.
-  if (head.method !== "GET" && head.method !== "HEAD") {
-    body = bodyStream(reader, {
-      ...limits,
-      fromServer: false,
-      contentLength: length,
-      onConnectionError: (err) => h3.fail(err),
-      // The peer's stream broke (reset, connection lost): tell the handler.
-      onEnd: (err) => {
-        if (err !== undefined && !(err instanceof H3Error)) ac.abort(err);
-      },
-    });
+  let body: ReadableStream<Uint8Array> | null = bodyStream(reader, {
+    ...limits,
+    fromServer: false,
+    contentLength: length,
+    onConnectionError: (err) => h3.fail(err),
+    // The peer's stream broke (reset, connection lost): tell the handler.
+    onEnd: (err) => {
+      if (err !== undefined && !(err instanceof H3Error)) ac.abort(err);
+    },
+  });
+  let drain: ReadableStream<Uint8Array> | null = null;
+  if (head.method === "GET" || head.method === "HEAD") {
+    // fetch's Request cannot carry a body on GET/HEAD: read and drop whatever comes, so that
+    // frame errors after HEADERS are still caught, until the response is done.
+    drain = body;
+    body = null;
+    drain.pipeTo(new WritableStream()).catch(() => {});
   }
   let req: Request;
   try {
@@ -199,7 +207,7 @@ async function serveStream(
     res.body?.cancel(err).catch(() => {});
   } finally {
     // Body left unread by the handler: stop the peer sending it.
-    if (!body) reader.cancel();
+    if (drain) reader.cancel();
     else if (!req.bodyUsed) req.body?.cancel().catch(() => {});
   }
 }

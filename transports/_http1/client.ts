@@ -15,8 +15,10 @@
  *
  * Responses are web-standard `Response`s whose bodies stream as they arrive
  * (Content-Length, chunked, or until close). A lane reads the next response
- * only after the previous body was read to its end; cancelling a body
- * closes the connection (later requests on it are resent when allowed).
+ * only after the previous body was read to its end (bodies with a
+ * Content-Length up to 64 KiB are read ahead, so those never block), so
+ * read streamed bodies in request order; cancelling a body closes the
+ * connection (later requests on it are resent when allowed).
  *
  * @module
  */
@@ -24,7 +26,7 @@ import { BufferedConn } from "../_io/buffered_conn.ts";
 import { closeQuietly, writeAll } from "../_io/write_all.ts";
 import { type Addr, ClosedError, type Conn } from "../types.ts";
 import { HttpParseError, MAX_HEAD_SIZE, readResponseHead } from "./head.ts";
-import { bodyReader, type BodyReader, bodyStream, framingOf } from "./body.ts";
+import { type BodyReader, bodyReader, bodyStream, framingOf } from "./body.ts";
 
 /** Opens the connection a lane sends its requests over. */
 export type OpenConn = (signal?: AbortSignal) => Promise<Conn>;
@@ -50,6 +52,8 @@ export class NoResponseError extends Error {
 }
 
 const encoder = new TextEncoder();
+/** Response bodies with a Content-Length up to this size are read before the response is handed out. */
+const READ_AHEAD_LIMIT = 64 * 1024;
 /** Bodies up to this size are written together with the head (one write); larger ones in a second write. */
 const COALESCE_LIMIT = 64 * 1024;
 
@@ -354,7 +358,6 @@ class ClientConn {
           this.#arm();
           continue; // 100 Continue and other interim responses
         }
-        this.#inflight.shift();
         const h = head.headers;
         let keepAlive = head.version === "HTTP/1.1" ? !h.hasToken("connection", "close") : h.hasToken(
           "connection",
@@ -369,7 +372,15 @@ class ClientConn {
         for (const [k, v] of h.entries) headers.append(k, v);
         let done: Promise<void> | undefined;
         let res: Response;
-        if (reader) {
+        if (framing.kind === "length" && framing.length <= READ_AHEAD_LIMIT) {
+          // Small bodies are read at once, so callers may await several pipelined heads before any body.
+          const bytes = await this.#bc.readExact(framing.length);
+          res = new Response(bytes as Uint8Array<ArrayBuffer>, {
+            status: head.status,
+            statusText: head.reason,
+            headers,
+          });
+        } else if (reader) {
           const tracked = Promise.withResolvers<void>();
           done = tracked.promise;
           const body: BodyReader = {
@@ -396,6 +407,7 @@ class ClientConn {
           res = new Response(null, { status: head.status, statusText: head.reason, headers });
         }
         this.#exchanges++;
+        this.#inflight.shift();
         if (done) {
           this.#inBody = true;
           this.#arm();

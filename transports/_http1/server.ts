@@ -22,7 +22,7 @@ import { closeQuietly, writeAll } from "../_io/write_all.ts";
 import { formatAddr, type Logger } from "../log.ts";
 import type { Addr, Conn } from "../types.ts";
 import { HttpParseError, MAX_HEAD_SIZE, readRequestHead, type RequestHead } from "./head.ts";
-import { bodyReader, type BodyReader, bodyStream, encodeChunk, framingOf, LAST_CHUNK } from "./body.ts";
+import { type BodyReader, bodyReader, bodyStream, encodeChunk, framingOf, LAST_CHUNK } from "./body.ts";
 
 /** Where a request came from (the shape of `Deno.ServeHandlerInfo`, plus the local address). */
 export interface ServeInfo {
@@ -55,6 +55,10 @@ export const DEFAULT_HEADER_TIMEOUT = 30_000;
 export const DEFAULT_IDLE_TIMEOUT = 120_000;
 export const DEFAULT_WRITE_TIMEOUT = 60_000;
 export const DEFAULT_MAX_DRAIN = 64 * 1024;
+/** Input discarded at most while closing a conn whose request body was not read. */
+const LINGER_BYTES = 4 * 1024 * 1024;
+/** Milliseconds spent at most on that. */
+const LINGER_TIME = 2_000;
 
 const STATUS_TEXT: Record<number, string> = {
   100: "Continue",
@@ -158,6 +162,8 @@ interface ConnState {
 /** What one exchange leaves for the next. */
 interface Outcome {
   keepAlive: boolean;
+  /** The client may still be sending a body: close gracefully (see `#linger`). */
+  linger?: boolean;
   /** The next head, when it was read early (pipelining / disconnect detection). */
   next?: Promise<RequestHead | null>;
 }
@@ -240,6 +246,7 @@ export class Http1Server {
         const out = await this.#exchange(bc, conn, head, info);
         if (!out.keepAlive || this.#draining) {
           out.next?.catch(() => {});
+          if (out.linger) await this.#linger(conn);
           break;
         }
         next = out.next;
@@ -249,6 +256,32 @@ export class Http1Server {
     } finally {
       closeQuietly(conn);
       this.#conns.delete(state);
+    }
+  }
+
+  /**
+   * Closing a socket with unread input makes the kernel send a reset, which
+   * can destroy the response the client has not read yet. So: end our side,
+   * then read and drop what the client still sends (bounded), then close.
+   */
+  async #linger(conn: Conn): Promise<void> {
+    try {
+      await conn.closeWrite();
+      const buf = new Uint8Array(64 * 1024);
+      let seen = 0;
+      await closeAfter(
+        (async () => {
+          while (seen < LINGER_BYTES) {
+            const n = await conn.read(buf);
+            if (n === null) return;
+            seen += n;
+          }
+        })(),
+        LINGER_TIME,
+        conn,
+      );
+    } catch {
+      // gone
     }
   }
 
@@ -292,11 +325,10 @@ export class Http1Server {
     const reader = bodyReader(bc, framing);
     const body = reader && new SerialBody(reader);
 
+    // Bad requests get their status and a close (as Go's server does).
     const fail = async (status: number, msg: string): Promise<Outcome> => {
-      const ok = body ? await body.drain(this.#maxDrain) : true;
-      keepAlive &&= ok;
-      await this.#plain(conn, status, msg, head.version, !keepAlive).catch(() => (keepAlive = false));
-      return { keepAlive };
+      await this.#plain(conn, status, msg, head.version).catch(() => {});
+      return { keepAlive: false };
     };
 
     const url = this.#url(head, info);
@@ -329,8 +361,10 @@ export class Http1Server {
     let next: Promise<RequestHead | null> | undefined;
     if (!body) {
       next = readRequestHead(bc, this.#maxHead);
-      next.then((n) => n === null && ac.abort(new Deno.errors.ConnectionReset("Client closed the connection")), (err) =>
-        ac.abort(err));
+      next.then(
+        (n) => n === null && ac.abort(new Deno.errors.ConnectionReset("Client closed the connection")),
+        (err) => ac.abort(err),
+      );
     }
 
     let res: Response;
@@ -341,13 +375,13 @@ export class Http1Server {
       res = new Response("Internal Server Error\n", { status: 500 });
     }
     try {
-      keepAlive = await this.#respond(conn, head, res, keepAlive);
+      keepAlive = await this.#respond(conn, head, res, keepAlive, ac.signal);
     } catch (err) {
       ac.abort(err);
       this.#debug("writing the response failed", conn, err);
       return { keepAlive: false, next };
     }
-    if (body && !(await body.drain(this.#maxDrain))) keepAlive = false;
+    if (body && !(await body.drain(this.#maxDrain))) return { keepAlive: false, next, linger: true };
     return { keepAlive, next };
   }
 
@@ -365,7 +399,13 @@ export class Http1Server {
   }
 
   /** Writes `res`; resolves to whether the conn stays open. */
-  async #respond(conn: Conn, head: RequestHead, res: Response, keepAlive: boolean): Promise<boolean> {
+  async #respond(
+    conn: Conn,
+    head: RequestHead,
+    res: Response,
+    keepAlive: boolean,
+    signal: AbortSignal,
+  ): Promise<boolean> {
     const status = res.status;
     const noBody = head.method.toUpperCase() === "HEAD" || status < 200 || status === 204 || status === 304;
     const lines = [`HTTP/1.1 ${status} ${res.statusText || STATUS_TEXT[status] || ""}`];
@@ -404,10 +444,14 @@ export class Http1Server {
     if (!stream) return keepAlive;
 
     const reader = stream.getReader();
+    // A client that went away ends the response even when the body never yields again.
+    const onAbort = () => reader.cancel(signal.reason).catch(() => {});
+    signal.addEventListener("abort", onAbort, { once: true });
     let sent = 0;
     try {
       for (;;) {
         const { value, done } = await reader.read();
+        if (signal.aborted) throw signal.reason;
         if (done) break;
         if (!value || value.length === 0) continue;
         sent += value.length;
@@ -415,11 +459,14 @@ export class Http1Server {
         await closeAfter(writeAll(conn, chunked ? encodeChunk(value) : value), this.#writeTimeout, conn);
       }
       if (chunked) await closeAfter(writeAll(conn, LAST_CHUNK), this.#writeTimeout, conn);
-      else if (length !== undefined && sent !== length) throw new RangeError(`Response body is shorter than its Content-Length`);
+      else if (length !== undefined && sent !== length) {
+        throw new RangeError(`Response body is shorter than its Content-Length`);
+      }
     } catch (err) {
       reader.cancel(err).catch(() => {});
       throw err;
     } finally {
+      signal.removeEventListener("abort", onAbort);
       reader.releaseLock();
     }
     return keepAlive;

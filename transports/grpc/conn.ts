@@ -25,7 +25,9 @@ export class GrpcStatusError extends Error {
 export function encodeGrpcMessage(s: string): string {
   let out = "";
   for (const b of new TextEncoder().encode(s)) {
-    out += b >= 0x20 && b <= 0x7e && b !== 0x25 ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, "0")}`;
+    out += b >= 0x20 && b <= 0x7e && b !== 0x25
+      ? String.fromCharCode(b)
+      : `%${b.toString(16).toUpperCase().padStart(2, "0")}`;
   }
   return out;
 }
@@ -132,7 +134,9 @@ export class GrpcConn implements Conn {
       const b = this.#buf;
       const flag = b[this.#start];
       const len = new DataView(b.buffer, b.byteOffset + this.#start + 1, 4).getUint32(0);
-      if (flag === 1) throw new GrpcFramingError(Status.INTERNAL, "gRPC compressed message, but no compression was negotiated");
+      if (flag === 1) {
+        throw new GrpcFramingError(Status.INTERNAL, "gRPC compressed message, but no compression was negotiated");
+      }
       if (flag !== 0) throw new GrpcFramingError(Status.INTERNAL, `gRPC message prefix has invalid flag ${flag}`);
       if (len > MAX_MESSAGE_SIZE) {
         throw new GrpcFramingError(
@@ -278,7 +282,10 @@ export class GrpcConn implements Conn {
     if (this.#server) {
       if (!this.stream.localEnded && this.stream.resetCode === undefined) {
         try {
-          this.stream.sendTrailers([["grpc-status", String(err.status)], ["grpc-message", encodeGrpcMessage(err.message)]]);
+          this.stream.sendTrailers([["grpc-status", String(err.status)], [
+            "grpc-message",
+            encodeGrpcMessage(err.message),
+          ]]);
         } catch {
           // session gone
         }

@@ -46,19 +46,24 @@ export class GrpcDialer implements Dialer {
     const keepalive = opts.keepalive
       ? { interval: opts.keepaliveTime, timeout: opts.keepaliveTimeout, permitWithoutStream: opts.permitWithoutStream }
       : undefined;
-    this.#pool = new SessionPool("grpc", async (addr, raw, signal) => {
-      let conn: Conn = await raw(addr, { signal });
-      if (byHost) {
-        const tc = await tlsClient(conn, byHost.forAddr(addr), { signal });
-        if (tc.alpnProtocol && tc.alpnProtocol !== "h2") {
-          tc.close();
-          throw new HandshakeError(`grpc server at ${addr} chose ALPN "${tc.alpnProtocol}", not h2`);
+    this.#pool = new SessionPool(
+      "grpc",
+      async (addr, raw, signal) => {
+        let conn: Conn = await raw(addr, { signal });
+        if (byHost) {
+          const tc = await tlsClient(conn, byHost.forAddr(addr), { signal });
+          if (tc.alpnProtocol && tc.alpnProtocol !== "h2") {
+            tc.close();
+            throw new HandshakeError(`grpc server at ${addr} chose ALPN "${tc.alpnProtocol}", not h2`);
+          }
+          conn = tc;
         }
-        conn = tc;
-      }
-      signal.throwIfAborted();
-      return new H2Session(conn, { client: true, keepalive, log });
-    }, log, opts.minConnectTimeout);
+        signal.throwIfAborted();
+        return new H2Session(conn, { client: true, keepalive, log });
+      },
+      log,
+      opts.minConnectTimeout,
+    );
   }
 
   /** Live sessions to `addr` (tests, diagnostics). */
@@ -68,7 +73,12 @@ export class GrpcDialer implements Dialer {
 
   dial(addr: string, raw: RawDial, opts: DialOptions = {}): Promise<Conn> {
     const headers = this.requestHeaders(addr);
-    return this.#pool.open(addr, raw, opts, (session) => Promise.resolve(new GrpcConn(session.request(headers), false)));
+    return this.#pool.open(
+      addr,
+      raw,
+      opts,
+      (session) => Promise.resolve(new GrpcConn(session.request(headers), false)),
+    );
   }
 
   /** grpc-go's request headers, in its order. */
@@ -94,5 +104,3 @@ export class GrpcDialer implements Dialer {
 export function grpcDialer(opts: DialerOptions): Dialer {
   return new GrpcDialer(parseDialerMetadata(opts.metadata), opts.tls, opts.log);
 }
-
-

@@ -17,7 +17,7 @@ import { listenTls } from "../tls/mod.ts";
 import type { Addr, Listener, ListenerOptions } from "../types.ts";
 import { ConnQueue } from "../ws/mod.ts";
 import { clientAddrFromHeaders, H2Server, type H2SessionOptions, type H2Stream, serverTLSWithAlpn } from "../h2/mod.ts";
-import { encodeGrpcMessage, GrpcConn, OK_TRAILERS } from "./conn.ts";
+import { encodeGrpcMessage, GrpcConn } from "./conn.ts";
 import { Status } from "./_proto.ts";
 import { type GrpcListenerOptions, parseListenerMetadata } from "./metadata.ts";
 
@@ -128,5 +128,3 @@ export async function listenGrpc(opts: ListenerOptions): Promise<Listener> {
     : await listenTls({ ...opts, tls: serverTLSWithAlpn(opts.tls, GRPC_ALPN) });
   return new GrpcListener(inner, md, opts.log);
 }
-
-

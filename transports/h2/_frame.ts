@@ -93,7 +93,7 @@ export function getU32(b: Uint8Array, off: number): number {
 }
 
 /** A whole frame: header plus `payload`. */
-export function frame(type: number, flags: number, id: number, payload?: Uint8Array): Uint8Array {
+export function frameBytes(type: number, flags: number, id: number, payload?: Uint8Array): Uint8Array {
   const n = payload?.length ?? 0;
   const out = new Uint8Array(FRAME_HEADER_SIZE + n);
   putFrameHeader(out, 0, n, type, flags, id);
@@ -109,7 +109,7 @@ export function settingsFrame(settings: [number, number][], ack = false): Uint8A
     p[i * 6 + 1] = id & 0xff;
     putU32(p, i * 6 + 2, v);
   });
-  return frame(SETTINGS, ack ? FLAG_ACK : 0, 0, p);
+  return frameBytes(SETTINGS, ack ? FLAG_ACK : 0, 0, p);
 }
 
 /** Parses a SETTINGS payload into `[id, value]` pairs. */
@@ -139,9 +139,9 @@ export function goawayFrame(lastStreamId: number, code: number, debug = ""): Uin
   putU32(p, 0, lastStreamId & 0x7fffffff);
   putU32(p, 4, code);
   p.set(d, 8);
-  return frame(GOAWAY, 0, 0, p);
+  return frameBytes(GOAWAY, 0, 0, p);
 }
 
 export function pingFrame(data: Uint8Array, ack = false): Uint8Array {
-  return frame(PING, ack ? FLAG_ACK : 0, 0, data);
+  return frameBytes(PING, ack ? FLAG_ACK : 0, 0, data);
 }

@@ -33,7 +33,9 @@ export interface H2ServerOptions {
   log: Logger;
 }
 
-const BAD_REQUEST = new TextEncoder().encode("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+const BAD_REQUEST = new TextEncoder().encode(
+  "HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+);
 
 /**
  * Accepts HTTP/2 connections from `inner`. `close()` stops accepting and

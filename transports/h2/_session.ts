@@ -20,8 +20,8 @@ import {
   CONTINUATION,
   DATA,
   DEFAULT_WINDOW,
-  errorName,
   ErrorCode,
+  errorName,
   FLAG_ACK,
   FLAG_END_HEADERS,
   FLAG_END_STREAM,
@@ -59,7 +59,7 @@ import { type HeaderField, HpackDecoder, HpackEncoder, HpackError } from "./_hpa
 import { H2Stream, type StreamHost, WRITE_CHUNK } from "./_stream.ts";
 
 /** Receive window per stream we advertise (SETTINGS_INITIAL_WINDOW_SIZE). @default 1 MiB (Go's server uses 1 MiB) */
-export const DEFAULT_STREAM_WINDOW = 1 << 20;
+export const DEFAULT_STREAM_WINDOW = Number(Deno.env.get("H2SW") ?? (1 << 20));
 /** Connection receive window. @default 16 MiB */
 export const DEFAULT_CONN_WINDOW = 16 << 20;
 /** Largest frame we accept (SETTINGS_MAX_FRAME_SIZE). @default 1 MiB (as Go's server) */
@@ -238,7 +238,6 @@ export class H2Session {
     this.#connRecvWindow = this.#connWindow;
     this.#pingPolicy = opts.pingPolicy;
     this.#done = new Promise((r) => (this.#resolveDone = r));
-    const session = this;
     this.#host = {
       get localAddr() {
         return conn.localAddr;
@@ -246,19 +245,15 @@ export class H2Session {
       get remoteAddr() {
         return conn.remoteAddr;
       },
-      get peerMaxFrameSize() {
-        return session.#peerMaxFrameSize;
-      },
-      get connSendWindow() {
-        return session.#connSendWindow;
-      },
-      set connSendWindow(v: number) {
-        session.#connSendWindow = v;
-      },
-      get error() {
-        return session.#error;
-      },
-      alloc: (n) => (n * 2 > POOLED_SIZE && n <= POOLED_SIZE ? new Uint8Array(takeBuffer(POOLED_SIZE), 0, n) : new Uint8Array(n)),
+      maxFrameSize: () => this.#peerMaxFrameSize,
+      connWindow: () => this.#connSendWindow,
+      spendConnWindow: (n) => (this.#connSendWindow -= n),
+      // Big chunks come from a shared pool and go back once written.
+      alloc: (
+        n,
+      ) => (n * 2 > POOLED_SIZE && n <= POOLED_SIZE
+        ? new Uint8Array(takeBuffer(POOLED_SIZE), 0, n)
+        : new Uint8Array(n)),
       sendData: (buf, owner, payload) => this.#queueData({ buf, owner, payload: payload ?? 0 }),
       sendHeaders: (id, headers, endStream) => this.#queueHeaders(id, headers, endStream),
       sendReset: (id, code) => this.#queueData({ buf: rstStreamFrame(id, code), payload: 0 }),
@@ -563,7 +558,10 @@ export class H2Session {
           const flags = buf[start + 4];
           const id = getU32(buf, start + 5) & 0x7fffffff;
           if (len > this.#maxFrameSize) {
-            throw new H2ProtocolError(ErrorCode.FRAME_SIZE_ERROR, `HTTP/2 frame of ${len} bytes exceeds ${this.#maxFrameSize}`);
+            throw new H2ProtocolError(
+              ErrorCode.FRAME_SIZE_ERROR,
+              `HTTP/2 frame of ${len} bytes exceeds ${this.#maxFrameSize}`,
+            );
           }
           if (!this.#gotSettings && type !== SETTINGS) {
             throw new H2ProtocolError(ErrorCode.PROTOCOL_ERROR, "HTTP/2 peer did not start with SETTINGS");
@@ -710,7 +708,9 @@ export class H2Session {
     const peerStarted = this.#client ? id % 2 === 0 : id % 2 === 1;
     if (this.#client) {
       if (peerStarted) throw new H2ProtocolError(ErrorCode.PROTOCOL_ERROR, "HTTP/2 server opened a stream");
-      if (id >= this.#nextId) throw new H2ProtocolError(ErrorCode.PROTOCOL_ERROR, `HTTP/2 HEADERS on idle stream ${id}`);
+      if (id >= this.#nextId) {
+        throw new H2ProtocolError(ErrorCode.PROTOCOL_ERROR, `HTTP/2 HEADERS on idle stream ${id}`);
+      }
       return; // a stream we already closed
     }
     if (!peerStarted) throw new H2ProtocolError(ErrorCode.PROTOCOL_ERROR, `HTTP/2 client used even stream id ${id}`);
@@ -793,7 +793,9 @@ export class H2Session {
       case RST_STREAM: {
         if (id === 0) throw new H2ProtocolError(ErrorCode.PROTOCOL_ERROR, "HTTP/2 RST_STREAM on stream 0");
         if (p.length !== 4) throw new H2ProtocolError(ErrorCode.FRAME_SIZE_ERROR, "HTTP/2 RST_STREAM size");
-        if (this.#isIdle(id)) throw new H2ProtocolError(ErrorCode.PROTOCOL_ERROR, `HTTP/2 RST_STREAM on idle stream ${id}`);
+        if (this.#isIdle(id)) {
+          throw new H2ProtocolError(ErrorCode.PROTOCOL_ERROR, `HTTP/2 RST_STREAM on idle stream ${id}`);
+        }
         this.#streams.get(id)?._reset(getU32(p, 0));
         return;
       }
@@ -836,7 +838,9 @@ export class H2Session {
           this.#peerMaxConcurrent = v;
           break;
         case SETTINGS_INITIAL_WINDOW_SIZE: {
-          if (v > MAX_WINDOW) throw new H2ProtocolError(ErrorCode.FLOW_CONTROL_ERROR, "HTTP/2 INITIAL_WINDOW_SIZE too large");
+          if (v > MAX_WINDOW) {
+            throw new H2ProtocolError(ErrorCode.FLOW_CONTROL_ERROR, "HTTP/2 INITIAL_WINDOW_SIZE too large");
+          }
           const delta = v - this.#peerInitialWindow;
           this.#peerInitialWindow = v;
           for (const s of this.#streams.values()) {

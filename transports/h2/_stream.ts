@@ -6,7 +6,7 @@
  */
 import { type Addr, ClosedError, type Conn } from "../types.ts";
 import { Queue } from "../_mux/queue.ts";
-import { errorName, ErrorCode, FLAG_END_STREAM, FRAME_HEADER_SIZE, putFrameHeader } from "./_frame.ts";
+import { ErrorCode, errorName, FLAG_END_STREAM, FRAME_HEADER_SIZE, putFrameHeader } from "./_frame.ts";
 import type { HeaderField } from "./_hpack.ts";
 
 /** Most payload one `write()` puts into one queued buffer (split into frames of the peer's maximum size). */
@@ -21,9 +21,11 @@ export interface StreamHost {
   readonly localAddr: Addr;
   readonly remoteAddr: Addr;
   /** The peer's SETTINGS_MAX_FRAME_SIZE. */
-  readonly peerMaxFrameSize: number;
+  maxFrameSize(): number;
   /** Connection-level send window left. */
-  connSendWindow: number;
+  connWindow(): number;
+  /** Takes `n` bytes of the connection-level send window. */
+  spendConnWindow(n: number): void;
   /** A buffer for `n` bytes, possibly recycled once written. */
   alloc(n: number): Uint8Array;
   /** Queues frames behind other queued data (FIFO per session). */
@@ -38,8 +40,6 @@ export interface StreamHost {
   schedule(stream: H2Stream): void;
   /** Forgets the stream; later frames for its id are discarded. */
   release(stream: H2Stream): void;
-  /** The session's error once it died. */
-  readonly error: Error | null;
 }
 
 interface PendingRead {
@@ -210,13 +210,13 @@ export class H2Stream implements Conn {
     let part = 0;
     let partOff = 0;
     for (let left = total; left > 0;) {
-      const room = Math.min(left, WRITE_CHUNK, this.sendWindow, host.connSendWindow);
+      const room = Math.min(left, WRITE_CHUNK, this.sendWindow, host.connWindow());
       if (room <= 0) {
         await this.#changed();
         this.#checkWritable();
         continue;
       }
-      const max = host.peerMaxFrameSize;
+      const max = host.maxFrameSize();
       const frames = Math.ceil(room / max);
       const buf = host.alloc(room + frames * FRAME_HEADER_SIZE);
       let at = 0;
@@ -240,7 +240,7 @@ export class H2Stream implements Conn {
         chunkLeft -= n;
       }
       this.sendWindow -= room;
-      host.connSendWindow -= room;
+      host.spendConnWindow(room);
       this.#queued += room;
       host.sendData(buf, this, room);
       left -= room;

@@ -24,7 +24,7 @@
  * @module
  */
 export { H2_ALPN, H2Listener, listenH2, listenH2c } from "./listener.ts";
-export { clientSessionFactory, H2Dialer, h2cDialer, h2Dialer, statusLine } from "./dialer.ts";
+export { clientSessionFactory, h2cDialer, H2Dialer, h2Dialer, statusLine } from "./dialer.ts";
 export {
   DEFAULT_BACKLOG,
   DEFAULT_RESPONSE_TIMEOUT,
@@ -52,8 +52,8 @@ export { type HeaderField, HpackDecoder, HpackEncoder } from "./_hpack.ts";
 export { ErrorCode, errorName } from "./_frame.ts";
 export {
   awaitResponse,
-  ClientTLSByHost,
   clientAddrFromHeaders,
+  ClientTLSByHost,
   headerValue,
   hostOf,
   httpDate,

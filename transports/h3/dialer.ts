@@ -39,6 +39,12 @@ import { type H3DialerOptions, parseDialerMetadata } from "./metadata.ts";
 
 /** PHT sessions sharing one QUIC connection at most. @default 25 */
 export const SESSIONS_PER_CONNECTION = 25;
+/**
+ * How long the first request of a session may take on a connection that is
+ * already open before the connection is presumed dead and a new one is
+ * tried. @default 3000
+ */
+export const REUSED_TIMEOUT = 3000;
 
 function errText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -85,6 +91,11 @@ export class H3Dialer implements Dialer {
     return this.#opts;
   }
 
+  /** Certificate pins (SHA-256) learned per node with `secure=false` (tests, diagnostics). */
+  get pins(): Map<string, Uint8Array> {
+    return this.#pins;
+  }
+
   /** Open QUIC connections to `addr` (tests, diagnostics). */
   connections(addr: string): number {
     return (this.#lanes.get(addr) ?? []).filter((l) => !l.dead).length;
@@ -98,10 +109,30 @@ export class H3Dialer implements Dialer {
       );
     }
     opts.signal?.throwIfAborted();
-    const lane = this.#acquire(addr);
+    for (let attempt = 0;; attempt++) {
+      const lane = this.#acquire(addr);
+      const reused = lane.fetch !== undefined;
+      try {
+        return await this.#open(addr, lane, reused, opts.signal);
+      } catch (err) {
+        // Whatever failed, this connection is suspect: new sessions go elsewhere. One that let a
+        // request time out is presumed dead and closed, so the sessions still on it end now
+        // rather than at the idle timeout.
+        const dead = reused && /timed out/i.test(errText(err));
+        this.#drop(addr, lane, errText(err), dead || lane.sessions === 0);
+        // A server that restarted cannot tell our old connection so (its new keys make no valid
+        // stateless reset): a reused connection that does not answer in time is retried once fresh.
+        if (!reused || attempt > 0 || opts.signal?.aborted || this.#closed) throw err;
+        this.#log?.debug("h3: reused connection did not answer, trying a new one", { node: addr });
+      }
+    }
+  }
+
+  /** One PHT session on `lane` (counted in it already); releases the count on failure. */
+  async #open(addr: string, lane: Lane, reused: boolean, signal: AbortSignal | undefined): Promise<Conn> {
     let fetch: H3Fetcher;
     try {
-      fetch = await untilAborted(lane.ready, opts.signal);
+      fetch = await untilAborted(lane.ready, signal);
     } catch (err) {
       this.#release(addr, lane);
       throw err;
@@ -131,13 +162,13 @@ export class H3Dialer implements Dialer {
       // One push at a time: concurrent request streams may reach the server's handler out of order.
       pushWindow: 1,
       readTimeout: o.readTimeout,
-      timeout: o.handshakeTimeout,
+      timeout: reused ? Math.min(o.handshakeTimeout, REUSED_TIMEOUT) : o.handshakeTimeout,
       addrs: () => addrs,
       onClose: release,
       log: this.#log,
     });
     try {
-      conn = await client.connect(opts.signal);
+      conn = await client.connect(signal);
     } catch (err) {
       release();
       throw err;
@@ -275,7 +306,8 @@ export class H3Dialer implements Dialer {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new HandshakeError(`QUIC handshake with ${addr} timed out after ${this.#opts.handshakeTimeout} ms`)),
+        () =>
+          reject(new HandshakeError(`QUIC handshake with ${addr} timed out after ${this.#opts.handshakeTimeout} ms`)),
         this.#opts.handshakeTimeout,
       );
     });

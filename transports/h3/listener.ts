@@ -16,6 +16,9 @@ import { ALPN_H3, ErrorCode, serveH3 } from "../_h3/mod.ts";
 import { PhtServer, type PhtSession } from "../pht/mod.ts";
 import { type H3ListenerOptions, parseListenerMetadata } from "./metadata.ts";
 
+/** Time allowed for CONNECTION_CLOSE packets to go out after close(). @default 50 */
+export const CLOSE_FLUSH = 50;
+
 function errText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
@@ -23,8 +26,9 @@ function errText(err: unknown): string {
 /** PHT sessions arriving over HTTP/3 connections on one QUIC endpoint. */
 export class H3Listener implements Listener {
   readonly addr: Addr;
-  readonly #endpoint: Deno.QuicEndpoint;
-  readonly #quic: Deno.QuicListener;
+  // Dropped on close: Deno frees the UDP port only when these objects are garbage-collected.
+  #endpoint: Deno.QuicEndpoint | undefined;
+  #quic: Deno.QuicListener | undefined;
   readonly #pht: PhtServer;
   readonly #log: Logger;
   readonly #opts: H3ListenerOptions;
@@ -62,7 +66,12 @@ export class H3Listener implements Listener {
   }
 
   accept(): Promise<PhtSession> {
-    return this.#pht.accept();
+    return this.#pht.accept().catch(async (err) => {
+      // After close(): give the connection closes a moment to leave before the service (and
+      // maybe the process) ends, so clients learn at once instead of by idle timeout.
+      if (this.#closed) await new Promise((r) => setTimeout(r, CLOSE_FLUSH));
+      throw err;
+    });
   }
 
   /** Stops accepting, ends every PHT session and closes every connection (H3_NO_ERROR). */
@@ -73,7 +82,7 @@ export class H3Listener implements Listener {
     this.#pht.closeSessions();
     this.#shutdown.abort();
     try {
-      this.#quic.stop();
+      this.#quic?.stop();
     } catch {
       // already stopped
     }
@@ -84,13 +93,16 @@ export class H3Listener implements Listener {
         // already closed
       }
     }
-    this.#endpoint.close({ closeCode: ErrorCode.H3_NO_ERROR, reason: "" });
+    this.#endpoint?.close({ closeCode: ErrorCode.H3_NO_ERROR, reason: "" });
+    this.#endpoint = undefined;
+    this.#quic = undefined;
   }
 
   async #acceptLoop(): Promise<void> {
     while (!this.#closed) {
       let incoming: Deno.QuicIncoming;
       try {
+        if (!this.#quic) break;
         incoming = await this.#quic.incoming();
       } catch (err) {
         if (!this.#closed) this.#log.error(`h3: accept failed: ${errText(err)}`);
@@ -109,7 +121,9 @@ export class H3Listener implements Listener {
     // Not incoming.remoteAddr: in Deno 2.9.6 reading it consumes the Incoming, which then refuses the connection.
     const pending = incoming.accept<false>();
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<"timeout">((r) => (timer = setTimeout(() => r("timeout"), this.#opts.handshakeTimeout)));
+    const timeout = new Promise<"timeout">((
+      r,
+    ) => (timer = setTimeout(() => r("timeout"), this.#opts.handshakeTimeout)));
     let conn: Deno.QuicConn;
     try {
       const won = await Promise.race([pending, timeout]);
@@ -154,10 +168,35 @@ export interface QuicListenConfig {
   maxStreams: number;
 }
 
+/** How long binding retries while a closed endpoint still holds the port (seen: up to 3 s). @default 5000 */
+export const REBIND_TIMEOUT = 5000;
+
+/**
+ * Creates a QUIC endpoint. Deno releases a closed endpoint's UDP port only
+ * when its objects are garbage-collected, so rebinding the same port right
+ * after a close (a reload, a restarted service) can fail with AddrInUse for
+ * a moment: retry for up to {@linkcode REBIND_TIMEOUT}, making some garbage
+ * so that a collection actually runs.
+ */
+async function bindEndpoint(hostname: string, port: number): Promise<Deno.QuicEndpoint> {
+  const deadline = Date.now() + REBIND_TIMEOUT;
+  for (;;) {
+    try {
+      return new Deno.QuicEndpoint({ hostname, port });
+    } catch (err) {
+      if (!(err instanceof Deno.errors.AddrInUse) || port === 0 || Date.now() > deadline) throw err;
+      for (let i = 0; i < 16; i++) new Uint8Array(1 << 20).fill(i);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
 /** Binds a QUIC endpoint and listens with ALPN h3. */
-export function listenQuic(c: QuicListenConfig): { endpoint: Deno.QuicEndpoint; listener: Deno.QuicListener } {
+export async function listenQuic(
+  c: QuicListenConfig,
+): Promise<{ endpoint: Deno.QuicEndpoint; listener: Deno.QuicListener }> {
   const { host, port } = splitHostPort(c.addr);
-  const endpoint = new Deno.QuicEndpoint({ hostname: listenHost(host), port });
+  const endpoint = await bindEndpoint(listenHost(host), port);
   try {
     const listener = endpoint.listen({
       cert: c.cert,
@@ -184,6 +223,6 @@ export async function listenH3(opts: ListenerOptions): Promise<Listener> {
       "h3 listener cannot require client certificates: Deno's QUIC has no client authentication (remove the CA)",
     );
   }
-  const { endpoint, listener } = listenQuic({ addr: opts.addr, cert: tls.cert, key: tls.key, ...o });
+  const { endpoint, listener } = await listenQuic({ addr: opts.addr, cert: tls.cert, key: tls.key, ...o });
   return new H3Listener(endpoint, listener, o, opts.log);
 }

@@ -6,7 +6,7 @@
  * @module
  */
 export { H3Listener, listenH3 } from "./listener.ts";
-export { H3Dialer, h3Dialer, SESSIONS_PER_CONNECTION } from "./dialer.ts";
+export { H3Dialer, h3Dialer, REUSED_TIMEOUT, SESSIONS_PER_CONNECTION } from "./dialer.ts";
 export {
   DEFAULT_HANDSHAKE_TIMEOUT,
   DEFAULT_KEEPALIVE_PERIOD,

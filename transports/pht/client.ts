@@ -124,10 +124,14 @@ export class PhtClient {
       return undefined;
     }
     if (!text.startsWith("token=")) {
-      throw new HandshakeError(`PHT authorize at ${url} failed: status ${status}${text ? `, "${text.slice(0, 64)}"` : ""}`);
+      throw new HandshakeError(
+        `PHT authorize at ${url} failed: status ${status}${text ? `, "${text.slice(0, 64)}"` : ""}`,
+      );
     }
     const token = text.slice(6).trim();
-    if (!TOKEN_RE.test(token)) throw new HandshakeError(`PHT authorize at ${url} returned a bad token "${token.slice(0, 64)}"`);
+    if (!TOKEN_RE.test(token)) {
+      throw new HandshakeError(`PHT authorize at ${url} returned a bad token "${token.slice(0, 64)}"`);
+    }
     return token;
   }
 }
@@ -378,7 +382,9 @@ export class PhtClientConn implements Conn {
   async #push(body: Uint8Array | null): Promise<void> {
     const headers = requestHeaders(this.#o);
     headers.set("content-length", String(body?.length ?? 0));
-    const res = await this.#fetch(new Request(this.#pushURL, { method: "POST", headers, body: body && oneChunk(body) }));
+    const res = await this.#fetch(
+      new Request(this.#pushURL, { method: "POST", headers, body: body && oneChunk(body) }),
+    );
     await discard(res);
     if (res.status !== 200) throw new Deno.errors.BrokenPipe(`PHT push refused with status ${res.status}`);
   }

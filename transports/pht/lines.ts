@@ -42,7 +42,10 @@ export function encodeLines(data: Uint8Array, maxPayload = MAX_PULL_LINE_PAYLOAD
   const out = new Uint8Array(size);
   let off = 0;
   for (let i = 0; i < data.length; i += maxPayload) {
-    const { written } = encoder.encodeInto(data.subarray(i, Math.min(i + maxPayload, data.length)).toBase64(), out.subarray(off));
+    const { written } = encoder.encodeInto(
+      data.subarray(i, Math.min(i + maxPayload, data.length)).toBase64(),
+      out.subarray(off),
+    );
     off += written;
     out[off++] = 10;
   }

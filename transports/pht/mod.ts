@@ -49,7 +49,7 @@
 export { listenPht, listenPhts, PhtListener } from "./listener.ts";
 export { PhtDialer, phtDialer, phtsDialer } from "./dialer.ts";
 export { type Fetcher, PhtClient, PhtClientConn, type PhtClientOptions } from "./client.ts";
-export { PhtServer, type PhtRequestInfo, type PhtServerOptions } from "./server.ts";
+export { type PhtRequestInfo, PhtServer, type PhtServerOptions } from "./server.ts";
 export { PhtSession } from "./session.ts";
 export {
   DEFAULT_AUTHORIZE_PATH,

@@ -81,6 +81,8 @@ export interface PhtRequestInfo {
 
 const UNKNOWN_ADDR: Addr = { transport: "tcp", hostname: "0.0.0.0", port: 0 };
 const HEARTBEAT = new Uint8Array([10]);
+/** Go's ServeMux answer for paths it does not serve. */
+const NOT_FOUND = "404 page not found\n";
 
 function empty(status: number, headers?: HeadersInit): Response {
   return new Response(null, { status, headers });
@@ -214,7 +216,10 @@ export class PhtServer {
       this.#log?.debug("pht: request failed", { error: err instanceof Error ? err.message : String(err) });
       return empty(500);
     }
-    return new Response("404 page not found\n", { status: 404, headers: { "content-type": "text/plain" } });
+    return new Response(NOT_FOUND, {
+      status: 404,
+      headers: { "content-type": "text/plain; charset=utf-8", "content-length": String(NOT_FOUND.length) },
+    });
   }
 
   #newSession(token: string, info: PhtRequestInfo): PhtSession | number {

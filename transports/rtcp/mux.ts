@@ -36,7 +36,13 @@ export class MuxBindListener implements Listener {
   readonly #headerTimeout: number;
 
   /** @param addr the bound address the server reported */
-  constructor(conn: Conn, mux: Partial<MuxConfig>, readHeader: ReadStreamHeader, addr: Addr, headerTimeout = HEADER_TIMEOUT) {
+  constructor(
+    conn: Conn,
+    mux: Partial<MuxConfig>,
+    readHeader: ReadStreamHeader,
+    addr: Addr,
+    headerTimeout = HEADER_TIMEOUT,
+  ) {
     this.#session = new Session(conn, { ...mux, client: false });
     this.#readHeader = readHeader;
     this.#addr = addr;

@@ -84,11 +84,12 @@ export class ReverseListener implements Listener {
           continue;
         }
       }
+      const inner = this.#inner;
       try {
-        return await this.#inner.accept();
+        return await inner.accept();
       } catch (err) {
-        this.#inner.close();
-        this.#inner = undefined;
+        inner.close();
+        if (this.#inner === inner) this.#inner = undefined;
         if (signal.aborted) continue;
         await this.#backoff(`tunnel for ${this.#network} ${this.#address} lost`, err);
       }

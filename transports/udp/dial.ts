@@ -6,7 +6,7 @@
  */
 import { isIPv4, isIPv6, splitHostPort } from "../addr.ts";
 import { closeQuietly } from "../_io/write_all.ts";
-import { type Addr, ClosedError, type Conn, type DialOptions, type Dialer, type RawDial } from "../types.ts";
+import { type Addr, ClosedError, type Conn, type Dialer, type DialOptions, type RawDial } from "../types.ts";
 import { peerKey } from "./packet.ts";
 
 /** Resolves a host name to its first address (A first, then AAAA); IP literals pass through. */

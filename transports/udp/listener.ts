@@ -9,7 +9,11 @@
 import { listenHost, splitHostPort } from "../addr.ts";
 import { Queue } from "../_mux/queue.ts";
 import { type Addr, ClosedError, type Conn, type Listener, type ListenerOptions } from "../types.ts";
-import { DEFAULT_PACKET_LISTENER_OPTIONS, type PacketListenerOptions, parsePacketListenerMetadata } from "./metadata.ts";
+import {
+  DEFAULT_PACKET_LISTENER_OPTIONS,
+  type PacketListenerOptions,
+  parsePacketListenerMetadata,
+} from "./metadata.ts";
 import { type PacketConn, peerKey, SocketPacketConn } from "./packet.ts";
 
 /** Accepts one pseudo-connection per datagram peer of a `PacketConn`. */
