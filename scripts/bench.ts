@@ -24,7 +24,17 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { cpuSeconds, freePort, memory, type Proc, ProcessGroup, runToEnd, waitListening } from "./bench_proc.ts";
+import {
+  cpuSeconds,
+  freePort,
+  machineCpuSeconds,
+  memory,
+  ownCpuSeconds,
+  type Proc,
+  ProcessGroup,
+  runToEnd,
+  waitListening,
+} from "./bench_proc.ts";
 
 /**
  * One row of the table: a dost set-up between the iperf3 client and server.
@@ -265,14 +275,25 @@ function loadAverage(): string {
   }
 }
 
-async function report(setups: Setup[], opts: Options, command: string, loadBefore: string): Promise<string> {
+/** What else the machine did while the bench ran. */
+interface Background {
+  loadBefore: string;
+  /** Wall-clock seconds of the run. */
+  wall: number;
+  /** CPU seconds used by processes other than the bench and its children. */
+  others: number;
+}
+
+async function report(setups: Setup[], opts: Options, command: string, bg: Background): Promise<string> {
   const lines = [
     `Measured ${new Date().toISOString().replace(/\.\d+Z$/, "Z")} with \`${command}\`.`,
     "",
     `- machine: ${navigator.hardwareConcurrency} CPUs (nproc), ${cpuModel()}, Linux ${Deno.osRelease()}`,
     `- deno ${Deno.version.deno} (v8 ${Deno.version.v8}); ${await version("iperf3", ["--version"])}`,
-    `- load average (1/5/15 min) before: ${loadBefore}, after: ${loadAverage()} (other work on the machine skews ` +
-    "every number; the ratios less so)",
+    `- background: load average ${bg.loadBefore} before the run; other processes used ` +
+    `${bg.others.toFixed(0)} CPU-seconds during its ${bg.wall.toFixed(0)} s ` +
+    `(${(100 * bg.others / (bg.wall * navigator.hardwareConcurrency)).toFixed(0)}% of the machine; ` +
+    "direct needs two busy processes and a row through dost three or four, so other work lowers the ratios too)",
     `- iperf3: one stream over loopback, ${opts.seconds} s per direction, ${opts.rounds} rounds; server ` +
     `\`iperf3 -s -1 -B 127.0.0.1 -p P\`, client \`iperf3 -c 127.0.0.1 -p PORT -t ${opts.seconds} -J\` and the same ` +
     `with \`-R\` (the "(-R)" columns: server to client)`,
@@ -383,6 +404,9 @@ export async function main(argv: string[]): Promise<number> {
   Deno.addSignalListener("SIGTERM", onSignal);
   const setups: Setup[] = [];
   const loadBefore = loadAverage();
+  const t0 = performance.now();
+  const machine0 = machineCpuSeconds();
+  const own0 = ownCpuSeconds();
   try {
     const iperfPort = freePort();
     setups.push({ scenario: "direct", port: iperfPort, procs: [], up: [], down: [], peaks: [] });
@@ -398,7 +422,12 @@ export async function main(argv: string[]): Promise<number> {
     Deno.removeSignalListener("SIGTERM", onSignal);
   }
 
-  const body = await report(setups, opts, command, loadBefore);
+  const bg: Background = {
+    loadBefore,
+    wall: (performance.now() - t0) / 1000,
+    others: Math.max(0, machineCpuSeconds() - machine0 - (ownCpuSeconds() - own0)),
+  };
+  const body = await report(setups, opts, command, bg);
   console.log(body);
   for (const r of setups) if (r.error) console.error(`\n${nameOf(r)}: ${r.error}`);
   if (write) {

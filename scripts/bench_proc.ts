@@ -209,3 +209,18 @@ export function freePort(): number {
   l.close();
   return port;
 }
+
+/** CPU seconds spent in user, nice and system mode by the whole machine since boot (`/proc/stat`). */
+export function machineCpuSeconds(): number {
+  const f = Deno.readTextFileSync("/proc/stat").split("\n")[0].trim().split(/\s+/);
+  // "cpu user nice system idle iowait irq softirq steal ..."
+  return (Number(f[1]) + Number(f[2]) + Number(f[3])) / CLOCK_TICKS;
+}
+
+/** CPU seconds of this process plus its reaped children (user + system). */
+export function ownCpuSeconds(): number {
+  const text = Deno.readTextFileSync("/proc/self/stat");
+  const f = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  // utime 14, stime 15, cutime 16, cstime 17 (1-based field numbers).
+  return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / CLOCK_TICKS;
+}

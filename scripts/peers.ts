@@ -26,6 +26,7 @@ export const PEERS: Record<string, string> = {
   "ngtcp2-client": "gtlsclient",
   "ngtcp2-server": "/usr/sbin/gtlsserver",
   "python3-requests": "/usr/lib/python3/dist-packages/requests",
+  "python3-socks": "/usr/lib/python3/dist-packages/socks.py",
 };
 
 export async function has(cmdOrPath: string): Promise<boolean> {

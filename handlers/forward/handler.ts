@@ -45,7 +45,9 @@ export class ForwardHandler implements Handler {
       closeQuietly(conn);
       return { target, error: lastErr };
     }
-    const r = network.startsWith("udp") ? await pipeDatagrams(conn, upstream, signal) : await pipe(conn, upstream, signal);
+    const r = network.startsWith("udp")
+      ? await pipeDatagrams(conn, upstream, signal)
+      : await pipe(conn, upstream, signal);
     return { target, inBytes: r.aToB, outBytes: r.bToA, error: r.error };
   }
 }

@@ -22,9 +22,9 @@ import { AuthError, type ConnectorOptions, ProxyError } from "../types.ts";
 import { parseConnectorMetadata, type RelayConnectorMetadata } from "./metadata.ts";
 import {
   type AddrFeature,
+  addrFeature,
   ATYP_DOMAIN,
   ATYP_IPV4,
-  addrFeature,
   CMD_BIND,
   CMD_CONNECT,
   encodeRequest,
@@ -89,7 +89,9 @@ class RelayConnector implements BindConnector {
       const resp = await readResponse(conn);
       if (resp === null) throw new Deno.errors.UnexpectedEof("Relay server closed the connection without a response");
       if (resp.status === STATUS_UNAUTHORIZED) throw new AuthError(`Relay server answered ${statusText(resp.status)}`);
-      if (resp.status !== STATUS_OK) throw new ProxyError(`Relay BIND ${addr}: server answered ${statusText(resp.status)}`);
+      if (resp.status !== STATUS_OK) {
+        throw new ProxyError(`Relay BIND ${addr}: server answered ${statusText(resp.status)}`);
+      }
       const a = firstAddr(resp.features);
       if (a) bound = { transport, hostname: a.host, port: a.port };
     });

@@ -1,9 +1,11 @@
 /**
  * The relay handler (GOST `handler/relay`): reads one relay request,
  * authenticates it, connects to the requested address (or, in forward mode,
- * to a forwarder target) and relays raw bytes. The OK response is deferred and
- * glued to the first bytes from the target unless `nodelay` is set
- * (`relay.md` §2).
+ * to a forwarder target) and relays raw bytes, or length-prefixed datagrams
+ * for UDP. The OK response is deferred and glued to the first bytes from the
+ * target unless `nodelay` is set (`relay.md` §2). With `bind=true` it serves
+ * BIND: remote port forwarding over smux for TCP, the UDP-tunnel framing for
+ * UDP (bind.ts).
  *
  * @module
  */

@@ -100,7 +100,12 @@ export async function serveMbind(
  * then closes), send the second reply naming the peer, relay over the
  * control connection. A client that leaves (or sends) first ends the wait.
  */
-export async function serveBind(client: Conn, addr: string, opts: Socks5BindOptions, result: HandleResult): Promise<void> {
+export async function serveBind(
+  client: Conn,
+  addr: string,
+  opts: Socks5BindOptions,
+  result: HandleResult,
+): Promise<void> {
   let ln: TcpListener;
   try {
     ln = listenTcp(addr);

@@ -1,8 +1,8 @@
 /**
  * The SOCKS5 handler (GOST `handler/socks/v5`): method selection with GOST's
  * TLS methods 0x80/0x82, RFC 1929 authentication, CONNECT, and (with
- * `bind=true` / `udp=true`) BIND, GOST's MBIND and UDP-TUN (see bind.ts).
- * Standard UDP ASSOCIATE is answered 07 (not supported) when enabled.
+ * `bind=true` / `udp=true`) BIND, GOST's MBIND and UDP-TUN (bind.ts) and UDP
+ * ASSOCIATE (udp.ts).
  *
  * @module
  */
@@ -16,6 +16,7 @@ import type { Authenticator, Handler, HandleResult, HandlerOptions } from "../ty
 import { AuthError, ProxyError } from "../types.ts";
 import { serveBind, serveMbind, serveUdpTun, type Socks5BindOptions } from "./bind.ts";
 import { type HandlerMetadata, parseHandlerMetadata } from "./metadata.ts";
+import { serveUdpAssociate } from "./udp.ts";
 import {
   AddressTypeError,
   AUTH_FAILURE,
@@ -158,11 +159,20 @@ class Socks5Handler implements Handler {
             : req.code === CMD_UDP_TUN
             ? (port === 0 ? this.#md.enableUDP : this.#md.enableBind)
             : this.#md.enableBind;
-          if (!enabled || req.code === CMD_UDP) {
-            await writeAll(client, encodeReply(enabled ? REP_CMD_UNSUPPORTED : REP_NOT_ALLOWED));
-            throw new ProxyError(
-              `SOCKS5 command 0x${hex(req.code)} for ${req.addr} ${enabled ? "is not supported" : "is not enabled"}`,
-            );
+          if (!enabled) {
+            await writeAll(client, encodeReply(REP_NOT_ALLOWED));
+            throw new ProxyError(`SOCKS5 command 0x${hex(req.code)} for ${req.addr} is not enabled`);
+          }
+          const control = unwrapConn(client);
+          if (req.code === CMD_UDP) {
+            await serveUdpAssociate(control, {
+              router: this.#opts.router,
+              publicAddr: this.#md.publicAddr,
+              bufferSize: this.#md.udpBufferSize,
+              signal,
+              log: this.#opts.log,
+            }, result);
+            return result;
           }
           const bindOpts: Socks5BindOptions = {
             mux: this.#mux,
@@ -171,7 +181,6 @@ class Socks5Handler implements Handler {
             signal,
             log: this.#opts.log,
           };
-          const control = unwrapConn(client);
           if (req.code === CMD_MBIND) await serveMbind(control, req.addr, bindOpts, result);
           else if (req.code === CMD_BIND) await serveBind(control, req.addr, bindOpts, result);
           else await serveUdpTun(control, req.addr, bindOpts, result);

@@ -13,6 +13,8 @@ export interface DostProcess {
   logs: string[];
   /** Sends SIGTERM and waits for exit; resolves to the exit code. */
   stop(signal?: Deno.Signal): Promise<number>;
+  /** Waits for an exit that is already under way (sends no signal). */
+  exited(): Promise<number>;
 }
 
 /** Picks a free loopback TCP port. */
@@ -65,6 +67,11 @@ export async function startDost(
   const proc: DostProcess = {
     child,
     logs,
+    async exited() {
+      const code = await exited;
+      await pumps;
+      return code;
+    },
     async stop(signal: Deno.Signal = "SIGTERM") {
       try {
         child.kill(signal);

@@ -272,7 +272,7 @@ Deno.test("e2e shutdown: SIGTERM stops accepting, drains an open tunnel, then ex
   // The idle tunnel is cut when the grace period ends, and dost exits 0.
   assertEquals(await conn.read(buf).catch(() => null), null);
   conn.close();
-  assertEquals(await dost.stop(), 0);
+  assertEquals(await dost.exited(), 0);
   const elapsed = Date.now() - t0;
   assert(elapsed >= 2500 && elapsed < 10_000, `drain took ${elapsed} ms`);
   await echo.close();

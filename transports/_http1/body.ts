@@ -25,6 +25,8 @@ export interface BodyReader {
   read(): Promise<Uint8Array | null>;
   /** True once the whole body (and for chunked, its trailers) has been read. */
   readonly complete: boolean;
+  /** Bytes still to come, when the framing says (Content-Length). */
+  readonly remaining?: number;
 }
 
 /** Reads the body to its end, discarding up to `max` bytes; false when it is longer (or broken). */
@@ -64,22 +66,37 @@ async function readSome(conn: BufferedConn, want: number): Promise<Uint8Array> {
   return n === buf.length ? buf : buf.subarray(0, n);
 }
 
-/** A body of exactly `length` bytes (Content-Length). */
+/**
+ * A body of exactly `length` bytes (Content-Length). With `whole` set, a
+ * body of at most that many bytes is read completely before it is handed
+ * out, as one array (one allocation, no joining of pieces by the consumer).
+ */
 export class FixedBody implements BodyReader {
   readonly #conn: BufferedConn;
+  readonly #whole: boolean;
   #left: number;
 
-  constructor(conn: BufferedConn, length: number) {
+  constructor(conn: BufferedConn, length: number, whole = 0) {
     this.#conn = conn;
     this.#left = length;
+    this.#whole = length <= whole;
   }
 
   get complete(): boolean {
     return this.#left === 0;
   }
 
+  get remaining(): number {
+    return this.#left;
+  }
+
   async read(): Promise<Uint8Array | null> {
     if (this.#left === 0) return null;
+    if (this.#whole) {
+      const p = await this.#conn.readExact(this.#left);
+      this.#left = 0;
+      return p;
+    }
     const p = await readSome(this.#conn, this.#left);
     this.#left -= p.length;
     return p;
@@ -216,13 +233,16 @@ export function framingOf(
   return isResponse ? { kind: "close" } : { kind: "none" };
 }
 
-/** A reader for `framing` on `conn`, or `null` when there is no body. */
-export function bodyReader(conn: BufferedConn, framing: Framing): BodyReader | null {
+/**
+ * A reader for `framing` on `conn`, or `null` when there is no body.
+ * Content-Length bodies up to `whole` bytes come in one piece.
+ */
+export function bodyReader(conn: BufferedConn, framing: Framing, whole = 0): BodyReader | null {
   switch (framing.kind) {
     case "none":
       return null;
     case "length":
-      return new FixedBody(conn, framing.length);
+      return new FixedBody(conn, framing.length, whole);
     case "chunked":
       return new ChunkedBody(conn);
     case "close":

@@ -33,6 +33,10 @@ export type OpenConn = (signal?: AbortSignal) => Promise<Conn>;
 
 /** Options of an {@linkcode Http1Lane}. */
 export interface Http1LaneOptions {
+  /** Where idle connections come from and go back to (`release()`), under `key`. */
+  pool?: Http1Pool;
+  /** The pool key: one origin (scheme, host and port). @default "" */
+  key?: string;
   /** How often a request the server provably never processed is resent. @default 2 */
   retries?: number;
   /** Milliseconds to wait for a response head once a request is out. @default 60000 */
@@ -121,6 +125,8 @@ export class Http1Lane {
   readonly #retries: number;
   readonly #responseTimeout: number;
   readonly #maxHead: number;
+  readonly #pool: Http1Pool | undefined;
+  readonly #key: string;
   readonly #queue: Entry[] = [];
   readonly #ac = new AbortController();
   #conn: ClientConn | undefined;
@@ -133,6 +139,8 @@ export class Http1Lane {
     this.#retries = opts.retries ?? 2;
     this.#responseTimeout = opts.responseTimeout ?? DEFAULT_RESPONSE_TIMEOUT;
     this.#maxHead = opts.maxHeadSize ?? MAX_HEAD_SIZE;
+    this.#pool = opts.pool;
+    this.#key = opts.key ?? "";
   }
 
   /** Addresses of the last connection opened, if any. */
@@ -171,6 +179,20 @@ export class Http1Lane {
     this.#queue.push(e);
     this.#pump();
     return promise;
+  }
+
+  /**
+   * Ends the lane like `close()`, but hands its connection to the pool when
+   * it is idle and reusable (nothing in flight or queued).
+   */
+  release(): void {
+    if (this.#closed) return;
+    const c = this.#conn;
+    if (c && this.#pool && this.#queue.length === 0 && c.idle && c.usable) {
+      this.#conn = undefined;
+      this.#pool.put(this.#key, c);
+    }
+    this.close();
   }
 
   /** Closes the connection and fails every request not yet answered. */
@@ -241,6 +263,13 @@ export class Http1Lane {
   }
 
   async #connect(): Promise<ClientConn> {
+    const pooled = this.#pool?.take(this.#key);
+    if (pooled) {
+      pooled.adopt(this);
+      this.#addrs = pooled.addrs;
+      this.#conn = pooled;
+      return pooled;
+    }
     const raw = await this.#open(this.#ac.signal);
     if (this.#closed) {
       closeQuietly(raw);
@@ -253,11 +282,89 @@ export class Http1Lane {
   }
 }
 
+/**
+ * Idle keep-alive connections kept for later lanes to the same origin, so a
+ * new lane (a new PHT session) skips the TCP connect and TLS handshake. At
+ * most `maxIdle` per key; each is closed after `idleTimeout` unused, and a
+ * connection the server closes meanwhile is dropped when next looked at.
+ */
+export class Http1Pool {
+  readonly #maxIdle: number;
+  readonly #idleTimeout: number;
+  readonly #idle = new Map<string, { conn: ClientConn; timer: ReturnType<typeof setTimeout> }[]>();
+  #closed = false;
+
+  constructor(opts: { maxIdle?: number; idleTimeout?: number } = {}) {
+    this.#maxIdle = opts.maxIdle ?? 4;
+    this.#idleTimeout = opts.idleTimeout ?? 30_000;
+  }
+
+  /** Idle connections held. */
+  get size(): number {
+    let n = 0;
+    for (const list of this.#idle.values()) n += list.length;
+    return n;
+  }
+
+  /** An idle, still usable connection for `key` (most recently used first). */
+  take(key: string): ClientConn | undefined {
+    const list = this.#idle.get(key);
+    let found: ClientConn | undefined;
+    while (list?.length && !found) {
+      const x = list.pop()!;
+      clearTimeout(x.timer);
+      if (x.conn.usable && x.conn.idle) found = x.conn;
+      else x.conn.close();
+    }
+    if (list?.length === 0) this.#idle.delete(key);
+    return found;
+  }
+
+  /** Keeps `conn` for later (or closes it when the pool is full, closed, or the conn is busy or broken). */
+  put(key: string, conn: ClientConn): void {
+    if (this.#closed || !conn.usable || !conn.idle) {
+      conn.close();
+      return;
+    }
+    let list = this.#idle.get(key);
+    if (!list) this.#idle.set(key, list = []);
+    if (list.length >= this.#maxIdle) {
+      const old = list.shift()!;
+      clearTimeout(old.timer);
+      old.conn.close();
+    }
+    const entry = {
+      conn,
+      timer: setTimeout(() => {
+        const l = this.#idle.get(key);
+        const i = l?.indexOf(entry) ?? -1;
+        if (i >= 0) l!.splice(i, 1);
+        if (l?.length === 0) this.#idle.delete(key);
+        conn.close();
+      }, this.#idleTimeout),
+    };
+    Deno.unrefTimer(entry.timer);
+    list.push(entry);
+  }
+
+  /** Closes every idle connection; later `put`s close theirs at once. */
+  close(): void {
+    this.#closed = true;
+    for (const list of this.#idle.values()) {
+      for (const x of list) {
+        clearTimeout(x.timer);
+        x.conn.close();
+      }
+    }
+    this.#idle.clear();
+  }
+}
+
 /** One connection of a lane: writes requests in order, reads responses in order. */
 class ClientConn {
   readonly #conn: Conn;
   readonly #bc: BufferedConn;
-  readonly #lane: Http1Lane;
+  #lane: Http1Lane;
   readonly #responseTimeout: number;
   readonly #maxHead: number;
   readonly #inflight: Entry[] = [];
@@ -285,6 +392,20 @@ class ClientConn {
 
   get usable(): boolean {
     return this.#usable && !this.#closed;
+  }
+
+  /** Nothing in flight and no response body being read. */
+  get idle(): boolean {
+    return this.#inflight.length === 0 && !this.#inBody;
+  }
+
+  get addrs(): { localAddr: Addr; remoteAddr: Addr } {
+    return { localAddr: this.#conn.localAddr, remoteAddr: this.#conn.remoteAddr };
+  }
+
+  /** Moves this (idle) connection to another lane (from a pool). */
+  adopt(lane: Http1Lane): void {
+    this.#lane = lane;
   }
 
   send(e: Entry): void {
@@ -414,7 +535,12 @@ class ClientConn {
         } else this.#arm();
         e.resolve(res);
         if (done) {
-          await done;
+          // The request's signal still governs a streaming body: aborting it closes the connection.
+          const sig = e.signal;
+          const onAbort = () => this.close(sig!.reason);
+          if (sig?.aborted) onAbort();
+          else sig?.addEventListener("abort", onAbort, { once: true });
+          await done.finally(() => sig?.removeEventListener("abort", onAbort));
           this.#inBody = false;
           this.#arm();
         }

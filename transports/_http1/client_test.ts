@@ -3,7 +3,7 @@ import { BufferedConn } from "../_io/buffered_conn.ts";
 import { writeAll } from "../_io/write_all.ts";
 import { netDial } from "../tcp/mod.ts";
 import { ClosedError, type Conn } from "../types.ts";
-import { Http1Lane, NoResponseError } from "./client.ts";
+import { Http1Lane, Http1Pool, NoResponseError } from "./client.ts";
 import { readRequestHead } from "./head.ts";
 import { delay, enc, startRaw, startServer } from "./_test_util.ts";
 
@@ -194,6 +194,36 @@ Deno.test("http1 lane: a fresh conn closed before any answer fails without a res
     assertStringIncludes(String(err), "closed");
   } finally {
     l.close();
+    await srv.close();
+  }
+});
+
+Deno.test("http1 pool: a released lane's idle conn serves the next lane; a conn the server closed is skipped", async () => {
+  const srv = startServer(() => new Response("ok", { headers: { "content-length": "2" } }), { idleTimeout: 300 });
+  const pool = new Http1Pool({ idleTimeout: 10_000 });
+  let opened = 0;
+  const open = (signal?: AbortSignal) => {
+    opened++;
+    return netDial(srv.addr, { signal });
+  };
+  try {
+    const a = new Http1Lane(open, { pool, key: "k" });
+    assertEquals(await (await a.fetch(new Request(`http://${srv.addr}/a`))).text(), "ok");
+    a.release();
+    assertEquals(pool.size, 1);
+    const b = new Http1Lane(open, { pool, key: "k" });
+    assertEquals(await (await b.fetch(new Request(`http://${srv.addr}/b`))).text(), "ok");
+    assertEquals(opened, 1, "the pooled conn was reused");
+    assertEquals(pool.size, 0);
+    b.release();
+    await delay(500); // the server closes the idle conn
+    const c = new Http1Lane(open, { pool, key: "k" });
+    assertEquals(await (await c.fetch(new Request(`http://${srv.addr}/c`))).text(), "ok");
+    assertEquals(opened, 2);
+    c.close();
+    assertEquals(srv.accepted(), 2);
+  } finally {
+    pool.close();
     await srv.close();
   }
 });

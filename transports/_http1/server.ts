@@ -45,6 +45,8 @@ export interface Http1ServerOptions {
   maxDrain?: number;
   /** Longest request head. @default 65536 */
   maxHeadSize?: number;
+  /** Request bodies with a Content-Length up to this size reach the handler as one chunk. @default 524288 */
+  wholeBody?: number;
   /** Scheme of the request URLs handed to the handler. @default "http" */
   scheme?: "http" | "https";
   /** Debug lines about broken requests and conns. */
@@ -55,6 +57,7 @@ export const DEFAULT_HEADER_TIMEOUT = 30_000;
 export const DEFAULT_IDLE_TIMEOUT = 120_000;
 export const DEFAULT_WRITE_TIMEOUT = 60_000;
 export const DEFAULT_MAX_DRAIN = 64 * 1024;
+export const DEFAULT_WHOLE_BODY = 512 * 1024;
 /** Input discarded at most while closing a conn whose request body was not read. */
 const LINGER_BYTES = 4 * 1024 * 1024;
 /** Milliseconds spent at most on that. */
@@ -139,6 +142,8 @@ class SerialBody implements BodyReader {
   /** Takes the body back from the handler and discards up to `max` more bytes. */
   async drain(max: number): Promise<boolean> {
     this.#detached = true;
+    const left = this.#inner.remaining;
+    if (left !== undefined && left > max) return false;
     let seen = 0;
     try {
       for (;;) {
@@ -180,6 +185,7 @@ export class Http1Server {
   readonly #writeTimeout: number;
   readonly #maxDrain: number;
   readonly #maxHead: number;
+  readonly #wholeBody: number;
   readonly #scheme: string;
   readonly #log: Logger | undefined;
   readonly #conns = new Set<ConnState>();
@@ -192,6 +198,7 @@ export class Http1Server {
     this.#writeTimeout = opts.writeTimeout ?? DEFAULT_WRITE_TIMEOUT;
     this.#maxDrain = opts.maxDrain ?? DEFAULT_MAX_DRAIN;
     this.#maxHead = opts.maxHeadSize ?? MAX_HEAD_SIZE;
+    this.#wholeBody = opts.wholeBody ?? DEFAULT_WHOLE_BODY;
     this.#scheme = opts.scheme ?? "http";
     this.#log = opts.log;
   }
@@ -322,7 +329,7 @@ export class Http1Server {
       await this.#plain(conn, unsupported ? 501 : 400, (err as Error).message, head.version).catch(() => {});
       return { keepAlive: false };
     }
-    const reader = bodyReader(bc, framing);
+    const reader = bodyReader(bc, framing, this.#wholeBody);
     const body = reader && new SerialBody(reader);
 
     // Bad requests get their status and a close (as Go's server does).

@@ -32,6 +32,8 @@ export function isGrpcContentType(ct: string | undefined): boolean {
 /** Session settings of a gRPC server: keepalive pings and the ping policy per the options. */
 function sessionOptions(o: GrpcListenerOptions): Omit<H2SessionOptions, "client" | "onStream" | "log"> {
   return {
+    // grpc-go sets no limit; a large one keeps a misbehaving client in check.
+    maxConcurrentStreams: 10_000,
     pingPolicy: { minTime: o.minTime, permitWithoutStream: o.permitWithoutStream },
     keepalive: o.keepalive
       ? { interval: o.keepaliveTime, timeout: o.keepaliveTimeout, permitWithoutStream: true }

@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertThrows } from "../../tests/assert.ts";
-import { HuffmanError, huffmanDecode, huffmanEncode, huffmanEncodedLength } from "./_huffman.ts";
+import { huffmanDecode, huffmanEncode, huffmanEncodedLength, HuffmanError } from "./_huffman.ts";
 import { type HeaderField, HpackDecoder, HpackEncoder, HpackError, latin1, latin1Bytes } from "./_hpack.ts";
 
 function hex(s: string): Uint8Array {
@@ -60,7 +60,10 @@ Deno.test("huffman: padding longer than 7 bits, zero padding and EOS are errors"
   assertEquals(huffmanDecode(new Uint8Array(0)).length, 0);
 });
 
-const REQ1: HeaderField[] = [[":method", "GET"], [":scheme", "http"], [":path", "/"], [":authority", "www.example.com"]];
+const REQ1: HeaderField[] = [[":method", "GET"], [":scheme", "http"], [":path", "/"], [
+  ":authority",
+  "www.example.com",
+]];
 const REQ2: HeaderField[] = [...REQ1, ["cache-control", "no-cache"]];
 const REQ3: HeaderField[] = [
   [":method", "GET"],

@@ -9,10 +9,12 @@
  */
 import { BufferedConn } from "../_io/buffered_conn.ts";
 import { closeQuietly, writeAll } from "../_io/write_all.ts";
+import { HttpParseError, readRequestHead, type RequestHead } from "../_http1/head.ts";
 import { formatAddr, type Logger } from "../log.ts";
 import { type Addr, ClosedError, type Conn, type Listener } from "../types.ts";
 import { PREFACE } from "./_frame.ts";
 import { H2Session, type H2SessionOptions } from "./_session.ts";
+import type { HeaderField } from "./_hpack.ts";
 import type { H2Stream } from "./_stream.ts";
 
 /** Time a client gets to send its first bytes (the preface or an HTTP/1 request). @default 10000 */
@@ -26,6 +28,11 @@ export interface H2ServerOptions {
    * and closes it; without this hook the client gets `400 Bad Request`.
    */
   onHttp1?(conn: BufferedConn): Promise<void>;
+  /**
+   * Cleartext only: accept HTTP/1.1 `Upgrade: h2c` requests (RFC 7540 §3.2);
+   * the request becomes stream 1. Other HTTP/1 requests get `400`.
+   */
+  h2cUpgrade?: boolean;
   /** Session options (windows, keepalive, ping policy, idle time). */
   session?: Omit<H2SessionOptions, "client" | "onStream" | "log">;
   /** @default DEFAULT_PREFACE_TIMEOUT */
@@ -33,6 +40,9 @@ export interface H2ServerOptions {
   log: Logger;
 }
 
+const SWITCHING = new TextEncoder().encode(
+  "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n",
+);
 const BAD_REQUEST = new TextEncoder().encode(
   "HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
 );
@@ -103,6 +113,40 @@ export class H2Server {
     this.close();
   }
 
+  /**
+   * Reads an HTTP/1.1 request; an `Upgrade: h2c` one without a body is
+   * answered `101` and returned for the session, anything else gets `400`.
+   */
+  async #readUpgrade(conn: BufferedConn): Promise<H2SessionOptions["upgrade"] | undefined> {
+    let head: RequestHead | null;
+    const timer = setTimeout(() => closeQuietly(conn), this.#opts.prefaceTimeout ?? DEFAULT_PREFACE_TIMEOUT);
+    try {
+      head = await readRequestHead(conn);
+    } catch (err) {
+      if (err instanceof HttpParseError) await writeAll(conn, BAD_REQUEST).catch(() => {});
+      return undefined;
+    } finally {
+      clearTimeout(timer);
+    }
+    if (!head) return undefined;
+    const h = head.headers;
+    const settings = base64url(h.get("HTTP2-Settings") ?? "");
+    const bodyless = !h.has("Transfer-Encoding") && (h.get("Content-Length") ?? "0") === "0";
+    if (
+      head.version !== "HTTP/1.1" || !h.hasToken("Upgrade", "h2c") || !h.hasToken("Connection", "upgrade") ||
+      settings === undefined || settings.length % 6 !== 0 || !bodyless
+    ) {
+      await writeAll(conn, BAD_REQUEST).catch(() => {});
+      return undefined;
+    }
+    try {
+      await writeAll(conn, SWITCHING);
+    } catch {
+      return undefined;
+    }
+    return { headers: upgradedHeaders(head), settings };
+  }
+
   async #serve(raw: Conn): Promise<void> {
     const conn = new BufferedConn(raw, 16 * 1024);
     const remote = formatAddr(raw.remoteAddr);
@@ -121,7 +165,14 @@ export class H2Server {
       closeQuietly(conn);
       return;
     }
-    if (kind === "http1") {
+    let upgrade: H2SessionOptions["upgrade"];
+    if (kind === "http1" && this.#opts.h2cUpgrade) {
+      upgrade = await this.#readUpgrade(conn);
+      if (!upgrade) {
+        closeQuietly(conn);
+        return;
+      }
+    } else if (kind === "http1") {
       if (this.#opts.onHttp1) {
         await this.#opts.onHttp1(conn).catch(() => {});
       } else {
@@ -134,6 +185,7 @@ export class H2Server {
       ...this.#opts.session,
       client: false,
       log: this.#opts.log,
+      upgrade,
       onStream: (s) => this.#opts.onStream(s, session),
     });
     this.#sessions.add(session);
@@ -141,6 +193,43 @@ export class H2Server {
     await session.done;
     this.#sessions.delete(session);
     this.#opts.log.debug("HTTP/2 session ended", { remote, error: session.error?.message });
+  }
+}
+
+/** HTTP/1.1 headers that do not become HTTP/2 fields on an upgraded request. */
+const CONNECTION_HEADERS = new Set([
+  "connection",
+  "upgrade",
+  "http2-settings",
+  "keep-alive",
+  "proxy-connection",
+  "transfer-encoding",
+  "host",
+  "te",
+]);
+
+/** The HTTP/2 view of an upgraded HTTP/1.1 request. */
+function upgradedHeaders(head: RequestHead): HeaderField[] {
+  const h = head.headers;
+  const out: HeaderField[] = [
+    [":method", head.method],
+    [":scheme", "http"],
+    [":authority", h.get("Host") ?? ""],
+    [":path", head.target],
+  ];
+  for (const [k, v] of h.entries) {
+    const name = k.toLowerCase();
+    if (!CONNECTION_HEADERS.has(name)) out.push([name, v]);
+  }
+  return out;
+}
+
+function base64url(s: string): Uint8Array | undefined {
+  try {
+    const b = atob(s.trim().replace(/-/g, "+").replace(/_/g, "/").replace(/=+$/, ""));
+    return Uint8Array.from(b, (c) => c.charCodeAt(0));
+  } catch {
+    return undefined;
   }
 }
 

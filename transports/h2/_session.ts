@@ -59,13 +59,13 @@ import { type HeaderField, HpackDecoder, HpackEncoder, HpackError } from "./_hpa
 import { H2Stream, type StreamHost, WRITE_CHUNK } from "./_stream.ts";
 
 /** Receive window per stream we advertise (SETTINGS_INITIAL_WINDOW_SIZE). @default 1 MiB (Go's server uses 1 MiB) */
-export const DEFAULT_STREAM_WINDOW = Number(Deno.env.get("H2SW") ?? (1 << 20));
+export const DEFAULT_STREAM_WINDOW = 1 << 20;
 /** Connection receive window. @default 16 MiB */
 export const DEFAULT_CONN_WINDOW = 16 << 20;
 /** Largest frame we accept (SETTINGS_MAX_FRAME_SIZE). @default 1 MiB (as Go's server) */
 export const DEFAULT_MAX_FRAME_SIZE = 1 << 20;
-/** Concurrent streams a server session accepts. @default 1000 */
-export const DEFAULT_MAX_CONCURRENT_STREAMS = 1000;
+/** Concurrent streams a server session accepts. @default 250 (Go's HTTP/2 server) */
+export const DEFAULT_MAX_CONCURRENT_STREAMS = 250;
 /** Largest decoded header list we accept. @default 64 KiB */
 export const DEFAULT_MAX_HEADER_LIST_SIZE = 64 * 1024;
 
@@ -111,8 +111,14 @@ export interface H2SessionOptions {
   onStream?: (stream: H2Stream) => void;
   keepalive?: KeepaliveOptions;
   pingPolicy?: PingPolicy;
-  /** Server: close the session (GOAWAY) after this many ms without streams. */
+  /** Close the session (GOAWAY) after this many ms without streams. */
   maxIdle?: number;
+  /**
+   * Server: the connection was upgraded from HTTP/1.1 (`Upgrade: h2c`): the
+   * request becomes stream 1, already complete, and `settings` (the
+   * decoded `HTTP2-Settings` header) are the client's first settings.
+   */
+  upgrade?: { headers: HeaderField[]; settings: Uint8Array };
   log?: Logger;
 }
 
@@ -138,6 +144,8 @@ interface Outgoing {
   buf: Uint8Array;
   owner?: H2Stream;
   payload: number;
+  /** HEADERS or DATA (what resets gRPC's ping strikes). */
+  app?: boolean;
 }
 
 /** An incoming DATA frame being delivered as its bytes arrive. */
@@ -254,7 +262,7 @@ export class H2Session {
       ) => (n * 2 > POOLED_SIZE && n <= POOLED_SIZE
         ? new Uint8Array(takeBuffer(POOLED_SIZE), 0, n)
         : new Uint8Array(n)),
-      sendData: (buf, owner, payload) => this.#queueData({ buf, owner, payload: payload ?? 0 }),
+      sendData: (buf, owner, payload) => this.#queueData({ buf, owner, payload: payload ?? 0, app: true }),
       sendHeaders: (id, headers, endStream) => this.#queueHeaders(id, headers, endStream),
       sendReset: (id, code) => this.#queueData({ buf: rstStreamFrame(id, code), payload: 0 }),
       consumed: (s, n) => this.#consumed(s, n),
@@ -276,7 +284,23 @@ export class H2Session {
 
     if (opts.keepalive) this.#startKeepalive(opts.keepalive);
     if (opts.maxIdle && opts.maxIdle > 0) this.#startIdleTimer(opts.maxIdle);
+    if (opts.upgrade && !opts.client) this.#upgraded(opts.upgrade.headers, opts.upgrade.settings);
     this.#readLoop = this.#recv();
+  }
+
+  /** RFC 7540 §3.2: the upgraded request is stream 1, half-closed (remote); it is handed out after the constructor. */
+  #upgraded(headers: HeaderField[], settings: Uint8Array): void {
+    if (settings.length % 6 !== 0) throw new H2ProtocolError(ErrorCode.PROTOCOL_ERROR, "Invalid HTTP2-Settings");
+    this.#applySettings(parseSettings(settings));
+    const stream = new H2Stream(1, this.#host, false, this.#streamWindow, this.#peerInitialWindow);
+    this.#streams.set(1, stream);
+    this.#peerOpen++;
+    this.#lastPeerId = 1;
+    stream.requestHeaders = headers;
+    stream._endRemote();
+    queueMicrotask(() => {
+      if (!this.#closed) this.#onStream?.(stream);
+    });
   }
 
   /** True once the session is dead. */
@@ -378,7 +402,6 @@ export class H2Session {
 
   #queueHeaders(id: number, headers: readonly HeaderField[], endStream: boolean): void {
     if (this.#closed) return;
-    if (!this.#client) this.#resetStrikes = true;
     const block = this.#encoder.encode(headers);
     const max = this.#peerMaxFrameSize;
     const frames = Math.max(1, Math.ceil(block.length / max));
@@ -394,7 +417,7 @@ export class H2Session {
       at += FRAME_HEADER_SIZE + n;
       off += n;
     }
-    this.#queueData({ buf, payload: 0 });
+    this.#queueData({ buf, payload: 0, app: true });
   }
 
   #kick(): void {
@@ -441,6 +464,8 @@ export class H2Session {
           await writeAll(conn, all);
         }
         for (const o of batch) {
+          // gRPC's ping policy: data or headers from the server reset the client's strikes.
+          if (o.app) this.#resetStrikes = true;
           if (o.owner) {
             const ab = o.buf.buffer as ArrayBuffer;
             if (ab.byteLength === POOLED_SIZE) giveBuffer(ab);

@@ -78,7 +78,7 @@ export class RawPeer {
     await writeAll(this.conn, b);
   }
 
-  async frame(type: number, flags: number, id: number, payload = new Uint8Array(0)): Promise<void> {
+  async frame(type: number, flags: number, id: number, payload: Uint8Array = new Uint8Array(0)): Promise<void> {
     await this.send(frameBytes(type, flags, id, payload));
   }
 

@@ -18,7 +18,7 @@ import {
 } from "../types.ts";
 import type { HeaderField } from "./_hpack.ts";
 import { SessionPool } from "./_pool.ts";
-import { H2Session } from "./_session.ts";
+import { H2Session, type H2SessionOptions } from "./_session.ts";
 import type { H2Stream } from "./_stream.ts";
 import { awaitResponse, ClientTLSByHost, headerValue } from "./_util.ts";
 import { type H2DialerOptions, parseDialerMetadata, USER_AGENT } from "./metadata.ts";
@@ -45,7 +45,12 @@ export function statusLine(status: string): string {
  * Builds HTTP/2 client sessions over a conn from the chain: TLS with ALPN
  * `h2` first when `tls` is set (h2), prior knowledge otherwise (h2c).
  */
-export function clientSessionFactory(tls: ClientTLSByHost | undefined, log?: Logger, name = "h2") {
+export function clientSessionFactory(
+  tls: ClientTLSByHost | undefined,
+  log?: Logger,
+  name = "h2",
+  session: Omit<H2SessionOptions, "client" | "log"> = {},
+) {
   return async (addr: string, raw: RawDial, signal: AbortSignal): Promise<H2Session> => {
     let conn: Conn = await raw(addr, { signal });
     if (tls) {
@@ -57,7 +62,7 @@ export function clientSessionFactory(tls: ClientTLSByHost | undefined, log?: Log
       conn = tc;
     }
     signal.throwIfAborted();
-    return new H2Session(conn, { client: true, log });
+    return new H2Session(conn, { ...session, client: true, log });
   };
 }
 

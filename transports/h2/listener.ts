@@ -33,13 +33,15 @@ export class H2Listener implements Listener {
   readonly #log: Logger;
   readonly #queue: ConnQueue<H2Stream>;
 
-  constructor(inner: Listener, opts: H2ListenerOptions, log: Logger) {
+  /** `cleartext`: h2c, which also accepts the HTTP/1.1 `Upgrade: h2c` handshake. */
+  constructor(inner: Listener, opts: H2ListenerOptions, log: Logger, cleartext = false) {
     this.#opts = opts;
     this.#log = log;
     this.#queue = new ConnQueue(opts.backlog);
     this.#server = new H2Server(inner, {
       log,
       prefaceTimeout: opts.prefaceTimeout,
+      h2cUpgrade: cleartext,
       onStream: (s) => this.#route(s),
     });
   }
@@ -87,10 +89,10 @@ export class H2Listener implements Listener {
   }
 }
 
-/** The `h2c` listener: HTTP/2 with prior knowledge on plain TCP. */
+/** The `h2c` listener: HTTP/2 on plain TCP, with prior knowledge or the HTTP/1.1 `Upgrade: h2c` handshake. */
 export function listenH2c(opts: ListenerOptions): Promise<Listener> {
   const md = parseListenerMetadata(opts.metadata);
-  return Promise.resolve(new H2Listener(TcpListener.listen(opts.addr), md, opts.log));
+  return Promise.resolve(new H2Listener(TcpListener.listen(opts.addr), md, opts.log, true));
 }
 
 /** The `h2` listener: HTTP/2 over TLS (service certificate, ALPN `h2`, `http/1.1`). */

@@ -79,13 +79,17 @@ export class Http2ClientConn implements Conn {
   close(): void {}
 }
 
+/** A connection without streams for this long is closed (GOST's HTTP client: idle timeout 30 s). @default 30000 */
+export const IDLE_TIMEOUT = 30_000;
+
 /** One HTTP/2 connection per node address. */
 export class Http2Dialer implements Dialer {
   readonly multiplex = true;
   readonly #pool: SessionPool;
 
-  constructor(tls: ClientTLSConfig, log?: Logger) {
-    this.#pool = new SessionPool("http2", clientSessionFactory(new ClientTLSByHost(tls, H2_ALPN), log, "http2"), log);
+  constructor(tls: ClientTLSConfig, log?: Logger, idleTimeout = IDLE_TIMEOUT) {
+    const factory = clientSessionFactory(new ClientTLSByHost(tls, H2_ALPN), log, "http2", { maxIdle: idleTimeout });
+    this.#pool = new SessionPool("http2", factory, log);
   }
 
   /** Live sessions to `addr` (tests, diagnostics). */

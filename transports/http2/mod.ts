@@ -7,7 +7,7 @@
  * @module
  */
 export { Http2Listener, listenHttp2 } from "./listener.ts";
-export { Http2ClientConn, Http2Dialer, http2Dialer } from "./dialer.ts";
+export { Http2ClientConn, Http2Dialer, http2Dialer, IDLE_TIMEOUT } from "./dialer.ts";
 export {
   canonical,
   Http1RequestConn,

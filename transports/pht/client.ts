@@ -52,7 +52,11 @@ export interface PhtClientOptions {
   pushPath?: string;
   /** @default "/pull" */
   pullPath?: string;
-  /** `Host` header value; GOST sends `host:port` even for default ports. @default the URL's host */
+  /**
+   * Sent as the `host` request header (a fetcher maps it to `Host` or
+   * `:authority`); GOST sends `host:port` even for default ports.
+   * @default the URL's host
+   */
   host?: string;
   /** Extra headers on every request. */
   header?: Record<string, string>;
@@ -216,6 +220,7 @@ export class PhtClientConn implements Conn {
   #eof = false;
   #readError: unknown;
   readonly #pullAc = new AbortController();
+  #pullReader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   readonly #pulling: Promise<void>;
   // write side
   readonly #inflight: Promise<void>[] = [];
@@ -320,12 +325,18 @@ export class PhtClientConn implements Conn {
   /** Reads one pull response; resolves to the number of lines (heartbeats included). */
   async #readLines(body: ReadableStream<Uint8Array>): Promise<number> {
     const reader = body.getReader();
+    if (this.#closed) {
+      await reader.cancel().catch(() => {});
+      return 0;
+    }
+    // close() cancels it: a fetcher may not end a body when the request's signal aborts after the head.
+    this.#pullReader = reader;
     const splitter = new LineSplitter(MAX_CLIENT_LINE);
     const timeoutMs = this.#o.readTimeout ?? DEFAULT_READ_TIMEOUT;
     let lines = 0;
-    const onLine = (line: Uint8Array) => {
+    const onLine = (line: string) => {
       lines++;
-      if (line.length === 0 || (line.length === 1 && line[0] === 13)) return;
+      if (line.length === 0 || line === "\r") return;
       this.#deliver(decodeLine(line));
     };
     try {
@@ -351,6 +362,8 @@ export class PhtClientConn implements Conn {
     } catch (err) {
       reader.cancel().catch(() => {});
       throw err;
+    } finally {
+      this.#pullReader = undefined;
     }
     return lines;
   }
@@ -412,6 +425,7 @@ export class PhtClientConn implements Conn {
     if (this.#closed) return;
     this.#closed = true;
     this.#pullAc.abort(new ClosedError("PHT session closed"));
+    this.#pullReader?.cancel().catch(() => {});
     this.#roomWake?.();
     this.#wakeReader();
     if (!this.#writeClosed) {

@@ -11,7 +11,7 @@ import { dialHost, joinHostPort, splitHostPort } from "../addr.ts";
 import type { Logger } from "../log.ts";
 import { TlsDialer } from "../tls/mod.ts";
 import type { ClientTLSConfig, Conn, Dialer, DialerOptions, DialOptions, RawDial } from "../types.ts";
-import { Http1Lane } from "../_http1/client.ts";
+import { Http1Lane, Http1Pool } from "../_http1/client.ts";
 import { PhtClient, type PhtClientConn } from "./client.ts";
 import { parseDialerMetadata, type PhtDialerOptions } from "./metadata.ts";
 
@@ -35,6 +35,8 @@ export class PhtDialer implements Dialer {
   readonly #log: Logger | undefined;
   readonly #live = new Set<PhtClientConn>();
   readonly #lanes = new Set<Http1Lane>();
+  /** Keep-alive connections a finished session leaves for the next one (as Go's transport pools them). */
+  readonly #pool = new Http1Pool();
 
   /** `tls` set: `phts`; unset: `pht`. */
   constructor(opts: PhtDialerOptions, tls?: ClientTLSConfig, log?: Logger) {
@@ -61,13 +63,14 @@ export class PhtDialer implements Dialer {
     const scheme = this.#tls ? "https" : "http";
     const tls = this.#tls;
     const open = (signal?: AbortSignal) => tls ? tls.dial(addr, raw, { signal }) : raw(addr, { signal });
-    const push = new Http1Lane(open);
-    const pull = new Http1Lane(open);
+    const key = `${scheme}://${addr}`;
+    const push = new Http1Lane(open, { pool: this.#pool, key });
+    const pull = new Http1Lane(open, { pool: this.#pool, key });
     this.#lanes.add(push);
     this.#lanes.add(pull);
     const release = () => {
-      push.close();
-      pull.close();
+      push.release();
+      pull.release();
       this.#lanes.delete(push);
       this.#lanes.delete(pull);
     };
@@ -105,11 +108,17 @@ export class PhtDialer implements Dialer {
     return conn;
   }
 
+  /** Idle HTTP connections kept for the next session (tests, diagnostics). */
+  get pooled(): number {
+    return this.#pool.size;
+  }
+
   /** Closes every session and its HTTP connections. */
   close(): void {
     for (const c of this.#live) c.close();
     for (const l of this.#lanes) l.close();
     this.#lanes.clear();
+    this.#pool.close();
   }
 }
 

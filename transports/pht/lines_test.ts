@@ -8,7 +8,7 @@ Deno.test("pht lines: encodeLine is base64 with padding and one newline", () => 
   assertEquals(dec.decode(encodeLine(enc.encode("hello"))), "aGVsbG8=\n");
   assertEquals(dec.decode(encodeLine(new Uint8Array(0))), "\n");
   assertEquals(decodeLine(enc.encode("aGVsbG8=")), enc.encode("hello"));
-  assertEquals(decodeLine(enc.encode("aGVsbG8=\r")), enc.encode("hello"), "a CR before the LF is dropped");
+  assertEquals(decodeLine("aGVsbG8=\r"), enc.encode("hello"), "a CR before the LF is dropped");
   assertThrows(() => decodeLine(enc.encode("not base64!")), SyntaxError, "Invalid base64");
 });
 
@@ -34,7 +34,7 @@ Deno.test("pht lines: encodeLines keeps every line (with its newline) below 64 K
 Deno.test("pht lines: the splitter handles lines across chunks, empty lines, and bounds length", () => {
   const got: string[] = [];
   const s = new LineSplitter(16);
-  for (const chunk of ["ab", "c\n\nde", "f\ng", "hi\n"]) s.push(enc.encode(chunk), (l) => got.push(dec.decode(l)));
+  for (const chunk of ["ab", "c\n\nde", "f\ng", "hi\n"]) s.push(enc.encode(chunk), (l) => got.push(l));
   assertEquals(got, ["abc", "", "def", "ghi"]);
   assertEquals(s.pending, 0);
   assertThrows(() => s.push(enc.encode("x".repeat(17)), () => {}), RangeError);

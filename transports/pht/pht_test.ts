@@ -9,6 +9,7 @@ import { pipe } from "../_io/pipe.ts";
 import { Metadata } from "../metadata.ts";
 import { netDial } from "../tcp/mod.ts";
 import type { Conn, RawDial } from "../types.ts";
+import { Http1Lane } from "../_http1/client.ts";
 import { Http1Server } from "../_http1/server.ts";
 import {
   addrOf,
@@ -26,13 +27,13 @@ import {
 import {
   listenPht,
   listenPhts,
+  parseDialerMetadata,
+  parseListenerMetadata,
   PhtClient,
   type PhtClientConn,
   PhtDialer,
   type PhtListener,
   PhtServer,
-  parseDialerMetadata,
-  parseListenerMetadata,
 } from "./mod.ts";
 
 type Md = Record<string, unknown>;
@@ -194,6 +195,28 @@ Deno.test("pht: as a later hop, every HTTP conn comes from the raw dial (two per
   }
 });
 
+Deno.test("pht: a finished session leaves its keep-alive conns for the next one", async () => {
+  const ln = (await listenPht(listenerOptions())) as PhtListener;
+  const srv = serve(ln);
+  const via = relay(addrOf(ln));
+  const d = new PhtDialer(parseDialerMetadata(new Metadata({})));
+  try {
+    for (let i = 0; i < 3; i++) {
+      const conn = await d.dial(addrOf(ln), via.raw);
+      const data = pattern(10_000, i + 1);
+      assertEquals(await echoRoundTrip(conn, data, true), await sha256(data));
+      await closeClient(conn);
+      assert(d.pooled >= 1, "the push conn went back to the pool");
+    }
+    assert(via.calls() <= 3, `3 sessions opened ${via.calls()} conns`);
+  } finally {
+    d.close();
+    assertEquals(d.pooled, 0);
+    await srv.stop();
+    await via.close();
+  }
+});
+
 /** A gost-3.2.6-like server (classic mode) on dost's HTTP/1.1 server. */
 function classicServer(opts: { heartbeat?: number; authorizePath?: string } = {}) {
   const pht = new PhtServer({ classic: true, heartbeat: opts.heartbeat ?? 100, authorizePath: opts.authorizePath });
@@ -305,7 +328,6 @@ Deno.test("pht client: a self-made token against a classic server fails (403) in
 });
 
 // A shared lane set for PhtClient tests that bring their own fetcher.
-import { Http1Lane } from "../_http1/client.ts";
 const lanes = new Map<string, Http1Lane[]>();
 function lane(addr: string, req: Request): Promise<Response> {
   let pair = lanes.get(addr);
@@ -424,6 +446,8 @@ Deno.test("pht: closing the listener drains live sessions; dialer.close() ends i
   const d = new PhtDialer(parseDialerMetadata(new Metadata({})));
   const conn = await d.dial(addrOf(ln), netDial);
   try {
+    await writeAll(conn, enc.encode("first"));
+    assertEquals(dec.decode(await readExactly(conn, 5)), "first");
     ln.close();
     // the live session still works after the listener closed
     await writeAll(conn, enc.encode("still"));

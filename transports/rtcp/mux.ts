@@ -34,6 +34,8 @@ export class MuxBindListener implements Listener {
   #waiters: { resolve: (c: Conn) => void; reject: (e: unknown) => void }[] = [];
   readonly #loop: Promise<void>;
   readonly #headerTimeout: number;
+  /** Why the session ended, once it has. */
+  #error: unknown;
 
   /** @param addr the bound address the server reported */
   constructor(
@@ -77,24 +79,22 @@ export class MuxBindListener implements Listener {
 
   #closedError(): ClosedError {
     const e = new ClosedError("Reverse tunnel closed");
-    e.cause = new ClosedError("smux session closed");
+    e.cause = this.#error ?? new ClosedError("smux session closed");
     return e;
   }
 
   async #acceptLoop(): Promise<void> {
-    let error: unknown;
     try {
       for (;;) {
         const s = await this.#session.accept();
         this.#strip(s);
       }
     } catch (err) {
-      error = err;
+      this.#error = err;
     }
     for (const c of this.#ready) closeQuietly(c);
     this.#ready.clear();
-    const e = new ClosedError("Reverse tunnel closed");
-    e.cause = error;
+    const e = this.#closedError();
     for (const w of this.#waiters.splice(0)) w.reject(e);
   }
 

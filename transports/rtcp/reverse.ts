@@ -100,8 +100,7 @@ export class ReverseListener implements Listener {
     const min = this.#opts.minDelay ?? MIN_RETRY_DELAY;
     const max = this.#opts.maxDelay ?? MAX_RETRY_DELAY;
     this.#delay = this.#delay === 0 ? min : Math.min(this.#delay * 2, max);
-    const why = err instanceof Error ? (err.cause instanceof Error ? `${err.message}` : err.message) : String(err);
-    this.#opts.log.warn(`${what}: ${why}; retrying in ${this.#delay / 1000}s`);
+    this.#opts.log.warn(`${what}: ${describe(err)}; retrying in ${this.#delay / 1000}s`);
     await sleep(this.#delay, this.#abort.signal);
   }
 
@@ -110,6 +109,17 @@ export class ReverseListener implements Listener {
     this.#inner?.close();
     this.#inner = undefined;
   }
+}
+
+/** An error's message with the messages of its causes that add something. */
+function describe(err: unknown): string {
+  const parts: string[] = [];
+  for (let e = err, depth = 0; e !== undefined && depth < 4; depth++) {
+    const msg = e instanceof Error ? e.message : String(e);
+    if (msg && !parts.some((p) => p.includes(msg))) parts.push(msg);
+    e = e instanceof Error ? e.cause : undefined;
+  }
+  return parts.join(": ") || "unknown error";
 }
 
 function addrText(a: Addr): string {

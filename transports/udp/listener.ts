@@ -2,7 +2,8 @@
  * The `udp` listener (GOST `listener/udp`): one pseudo-connection per peer
  * address over an unconnected datagram socket. Each read returns one
  * datagram from that peer, each write sends one datagram back to it; a
- * pseudo-connection that sees no traffic for `ttl` ends (reads return null).
+ * pseudo-connection that sees no traffic for `ttl` ends (reads return null),
+ * and without `keepalive` it ends after its first answer.
  *
  * @module
  */
@@ -82,7 +83,7 @@ export class PacketListener implements Listener {
         if (!c) {
           // A full backlog drops new peers, as GOST does.
           if (this.#backlog.length >= this.#opts.backlog) continue;
-          c = new PeerConn(this, this.#pc, d.addr, this.#opts.readQueueSize);
+          c = new PeerConn(this, this.#pc, d.addr, this.#opts.readQueueSize, this.#opts.keepalive);
           this.#conns.set(key, c);
           const w = this.#waiters.shift();
           if (w) w.resolve(c);
@@ -131,16 +132,18 @@ class PeerConn implements Conn {
   readonly #remote: Deno.NetAddr;
   readonly #queue = new Queue<Uint8Array>();
   readonly #max: number;
+  readonly #keepalive: boolean;
   #reader: ((d: Uint8Array | null) => void) | null = null;
   #closed = false;
   /** @internal performance.now() of the last datagram either way. */
   _lastActive = performance.now();
 
-  constructor(ln: PacketListener, pc: PacketConn, remote: Deno.NetAddr, max: number) {
+  constructor(ln: PacketListener, pc: PacketConn, remote: Deno.NetAddr, max: number, keepalive: boolean) {
     this.#ln = ln;
     this.#pc = pc;
     this.#remote = remote;
     this.#max = max;
+    this.#keepalive = keepalive;
   }
 
   get localAddr(): Addr {
@@ -179,7 +182,12 @@ class PeerConn implements Conn {
   async write(p: Uint8Array): Promise<number> {
     if (this.#closed) throw new ClosedError("UDP pseudo-connection closed");
     this._lastActive = performance.now();
-    await this.#pc.writeTo(p, this.#remote);
+    try {
+      await this.#pc.writeTo(p, this.#remote);
+    } finally {
+      // Without keepalive the first answer ends the pseudo-connection (GOST's `udp` default).
+      if (!this.#keepalive) this.close();
+    }
     return p.length;
   }
 

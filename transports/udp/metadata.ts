@@ -25,22 +25,48 @@ export interface PacketListenerOptions {
   readQueueSize: number;
   /** Pending new peers (`backlog`). @default 128 */
   backlog: number;
+  /**
+   * Keep a pseudo-connection after it answered (`keepalive`). Without it a
+   * pseudo-connection ends with its first datagram back (GOST's `udp`
+   * listener default: one answer per request, as DNS needs); with it, only
+   * the `ttl` ends it.
+   */
+  keepalive: boolean;
 }
 
+/** Defaults of a pseudo-connection listener: long-lived sessions, GOST's sizes. */
 export const DEFAULT_PACKET_LISTENER_OPTIONS: Readonly<PacketListenerOptions> = Object.freeze({
   ttl: DEFAULT_TTL,
   readBufferSize: DEFAULT_READ_BUFFER_SIZE,
   readQueueSize: DEFAULT_READ_QUEUE_SIZE,
   backlog: DEFAULT_BACKLOG,
+  keepalive: true,
+});
+
+/** GOST's `udp` listener defaults: `keepalive` off. */
+export const UDP_LISTENER_DEFAULTS: Readonly<PacketListenerOptions> = Object.freeze({
+  ...DEFAULT_PACKET_LISTENER_OPTIONS,
+  keepalive: false,
+});
+
+/** GOST's `rudp` listener defaults: 8 KiB reads, 1024 queued datagrams, sessions end by `ttl` only. */
+export const RUDP_LISTENER_DEFAULTS: Readonly<PacketListenerOptions> = Object.freeze({
+  ...DEFAULT_PACKET_LISTENER_OPTIONS,
+  readBufferSize: 8192,
+  readQueueSize: 1024,
 });
 
 /** Parses the listener options; zero, negative or absent values keep the defaults, as in GOST. */
-export function parsePacketListenerMetadata(md: Metadata): PacketListenerOptions {
+export function parsePacketListenerMetadata(
+  md: Metadata,
+  defaults: Readonly<PacketListenerOptions> = UDP_LISTENER_DEFAULTS,
+): PacketListenerOptions {
   const pos = (v: number | undefined, def: number) => (v !== undefined && v > 0 ? v : def);
   return {
-    ttl: pos(md.duration("ttl", "keepalive.ttl"), DEFAULT_TTL),
-    readBufferSize: Math.min(pos(md.int("readBufferSize", "udp.bufferSize"), DEFAULT_READ_BUFFER_SIZE), 65535),
-    readQueueSize: pos(md.int("readQueueSize", "recvQueueSize"), DEFAULT_READ_QUEUE_SIZE),
-    backlog: pos(md.int("backlog"), DEFAULT_BACKLOG),
+    ttl: pos(md.duration("ttl", "keepalive.ttl"), defaults.ttl),
+    readBufferSize: Math.min(pos(md.int("readBufferSize", "udp.bufferSize"), defaults.readBufferSize), 65535),
+    readQueueSize: pos(md.int("readQueueSize", "recvQueueSize"), defaults.readQueueSize),
+    backlog: pos(md.int("backlog"), defaults.backlog),
+    keepalive: md.bool("keepalive") ?? defaults.keepalive,
   };
 }

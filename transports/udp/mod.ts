@@ -14,6 +14,8 @@ export {
   DEFAULT_TTL,
   type PacketListenerOptions,
   parsePacketListenerMetadata,
+  RUDP_LISTENER_DEFAULTS,
+  UDP_LISTENER_DEFAULTS,
 } from "./metadata.ts";
 export { type Datagram, MAX_DATAGRAM, type PacketConn, peerKey, SocketPacketConn } from "./packet.ts";
 export { pipeDatagrams } from "./pipe.ts";

@@ -3,7 +3,7 @@ import { Metadata } from "../metadata.ts";
 import { ClosedError } from "../types.ts";
 import { dialUdp } from "./dial.ts";
 import { PacketListener } from "./listener.ts";
-import { DEFAULT_PACKET_LISTENER_OPTIONS, parsePacketListenerMetadata } from "./metadata.ts";
+import { DEFAULT_PACKET_LISTENER_OPTIONS, parsePacketListenerMetadata, RUDP_LISTENER_DEFAULTS } from "./metadata.ts";
 import { SocketPacketConn } from "./packet.ts";
 import { pipeDatagrams } from "./pipe.ts";
 
@@ -14,16 +14,25 @@ const sock = () => Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transpo
 const portOf = (a: Deno.Addr) => (a as Deno.NetAddr).port;
 
 Deno.test("udp listener metadata: GOST keys and defaults", () => {
-  assertEquals(parsePacketListenerMetadata(new Metadata({})), DEFAULT_PACKET_LISTENER_OPTIONS);
+  assertEquals(parsePacketListenerMetadata(new Metadata({})), { ...DEFAULT_PACKET_LISTENER_OPTIONS, keepalive: false });
   assertEquals(
-    parsePacketListenerMetadata(new Metadata({ ttl: "2s", readBufferSize: 100000, recvQueueSize: 3, backlog: "0" })),
-    { ttl: 2000, readBufferSize: 65535, readQueueSize: 3, backlog: 128 },
+    parsePacketListenerMetadata(
+      new Metadata({ ttl: "2s", readBufferSize: 100000, recvQueueSize: 3, backlog: "0", keepalive: "true" }),
+    ),
+    { ttl: 2000, readBufferSize: 65535, readQueueSize: 3, backlog: 128, keepalive: true },
   );
+  assertEquals(parsePacketListenerMetadata(new Metadata({}), RUDP_LISTENER_DEFAULTS), {
+    ttl: 5000,
+    readBufferSize: 8192,
+    readQueueSize: 1024,
+    backlog: 128,
+    keepalive: true,
+  });
   assertEquals(parsePacketListenerMetadata(new Metadata({ "keepalive.ttl": 7, "udp.bufferSize": 512 })).ttl, 7000);
 });
 
 Deno.test("udp listener: one pseudo-connection per peer, replies go back to that peer, ttl ends idle ones", async () => {
-  const ln = new PacketListener(SocketPacketConn.listen("127.0.0.1", 0), { ttl: 150 });
+  const ln = new PacketListener(SocketPacketConn.listen("127.0.0.1", 0), { ttl: 400 });
   const to = { transport: "udp" as const, hostname: "127.0.0.1", port: portOf(ln.addr) };
   const a = sock(), b = sock();
   try {
@@ -59,6 +68,29 @@ Deno.test("udp listener: one pseudo-connection per peer, replies go back to that
     await ln.done;
   }
   await assertRejects(() => ln.accept(), ClosedError);
+});
+
+Deno.test("udp listener without keepalive (GOST's udp default): a pseudo-connection ends with its first answer", async () => {
+  const ln = new PacketListener(SocketPacketConn.listen("127.0.0.1", 0), { keepalive: false });
+  const to = { transport: "udp" as const, hostname: "127.0.0.1", port: portOf(ln.addr) };
+  const a = sock();
+  try {
+    await a.send(enc("q"), to);
+    const c = await ln.accept();
+    const buf = new Uint8Array(8);
+    assertEquals(await c.read(buf), 1);
+    await c.write(enc("answer"));
+    assertEquals(await c.read(buf), null);
+    assertEquals(dec((await a.receive())[0]), "answer");
+    await a.send(enc("again"), to);
+    const c2 = await ln.accept();
+    assert(c2 !== c, "the next datagram opens a new pseudo-connection");
+    c2.close();
+  } finally {
+    ln.close();
+    a.close();
+    await ln.done;
+  }
 });
 
 Deno.test("udp listener: backlog and per-peer queue limits drop instead of growing", async () => {
