@@ -233,6 +233,10 @@ Deno.test({
       await checkProxy(c, origin.port, "http -> relay+h2 (path)");
       const r = await curl("-x", `http://127.0.0.1:${mismatch}`, `http://127.0.0.1:${origin.port}/`);
       assertEquals(r.stdout.trim(), "503", "CONNECT against a path-only server is refused (400)");
+      // The log line may trail the response by a moment.
+      for (let i = 0; i < 50 && !wrong.logs.some((l) => l.includes("400 Bad Request")); i++) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
       assert(wrong.logs.some((l) => l.includes("400 Bad Request")), wrong.logs.join("\n"));
     } finally {
       await wrong.stop();

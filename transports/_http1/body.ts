@@ -29,22 +29,6 @@ export interface BodyReader {
   readonly remaining?: number;
 }
 
-/** Reads the body to its end, discarding up to `max` bytes; false when it is longer (or broken). */
-export async function drainBody(body: BodyReader, max: number): Promise<boolean> {
-  let seen = 0;
-  try {
-    while (!body.complete) {
-      const p = await body.read();
-      if (p === null) break;
-      seen += p.length;
-      if (seen > max) return false;
-    }
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** A web stream over a body reader (pulled on demand; cancel runs `onCancel`). */
 export function bodyStream(body: BodyReader, onCancel?: () => void): ReadableStream<Uint8Array> {
   return new ReadableStream<Uint8Array>({

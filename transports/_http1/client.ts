@@ -27,6 +27,7 @@ import { closeQuietly, writeAll } from "../_io/write_all.ts";
 import { type Addr, ClosedError, type Conn } from "../types.ts";
 import { HttpParseError, MAX_HEAD_SIZE, readResponseHead } from "./head.ts";
 import { type BodyReader, bodyReader, bodyStream, framingOf } from "./body.ts";
+import { canonicalHeaderName } from "./names.ts";
 
 /** Opens the connection a lane sends its requests over. */
 export type OpenConn = (signal?: AbortSignal) => Promise<Conn>;
@@ -77,11 +78,6 @@ interface Entry {
   cleanup?: () => void;
 }
 
-/** Go spells header names in canonical form (`User-Agent`); so does this client. */
-function canonical(name: string): string {
-  return name.replace(/(^|-)([a-z])/g, (_, d: string, c: string) => d + c.toUpperCase());
-}
-
 const SKIP = new Set(["host", "content-length", "transfer-encoding", "connection"]);
 
 /** A request body in one array; a single-chunk stream hands its chunk over without a copy. */
@@ -107,7 +103,7 @@ async function prepare(req: Request, e: Entry): Promise<void> {
   const url = new URL(req.url);
   const body = req.body === null ? null : await readBody(req.body);
   let head = `${req.method} ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${req.headers.get("host") ?? url.host}\r\n`;
-  for (const [k, v] of req.headers) if (!SKIP.has(k)) head += `${canonical(k)}: ${v}\r\n`;
+  for (const [k, v] of req.headers) if (!SKIP.has(k)) head += `${canonicalHeaderName(k)}: ${v}\r\n`;
   if (body !== null || req.method === "POST" || req.method === "PUT" || req.method === "PATCH") {
     head += `Content-Length: ${body?.length ?? 0}\r\n`;
   }

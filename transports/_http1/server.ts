@@ -23,6 +23,7 @@ import { formatAddr, type Logger } from "../log.ts";
 import type { Addr, Conn } from "../types.ts";
 import { HttpParseError, MAX_HEAD_SIZE, readRequestHead, type RequestHead } from "./head.ts";
 import { type BodyReader, bodyReader, bodyStream, encodeChunk, framingOf, LAST_CHUNK } from "./body.ts";
+import { canonicalHeaderName } from "./names.ts";
 
 /** Where a request came from (the shape of `Deno.ServeHandlerInfo`, plus the local address). */
 export interface ServeInfo {
@@ -307,8 +308,8 @@ export class Http1Server {
   async #plain(conn: Conn, status: number, text: string, version: string, close = true): Promise<void> {
     const body = encoder.encode(text + "\n");
     const head = `${version === "HTTP/1.0" ? "HTTP/1.0" : "HTTP/1.1"} ${status} ${STATUS_TEXT[status] ?? ""}\r\n` +
-      `content-type: text/plain; charset=utf-8\r\ncontent-length: ${body.length}\r\ndate: ${httpDate()}\r\n` +
-      (close ? "connection: close\r\n" : "") + "\r\n";
+      `Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nDate: ${httpDate()}\r\n` +
+      (close ? "Connection: close\r\n" : "") + "\r\n";
     const h = encoder.encode(head);
     const out = new Uint8Array(h.length + body.length);
     out.set(h);
@@ -425,26 +426,26 @@ export class Http1Server {
         continue;
       }
       if (k === "date") hasDate = true;
-      lines.push(`${k}: ${val}`);
+      lines.push(`${canonicalHeaderName(k)}: ${val}`);
     }
-    if (!hasDate) lines.push(`date: ${httpDate()}`);
+    if (!hasDate) lines.push(`Date: ${httpDate()}`);
     const stream = noBody ? null : res.body;
     let chunked = false;
     if (noBody) {
-      if (length !== undefined && status !== 204 && status !== 304) lines.push(`content-length: ${length}`);
+      if (length !== undefined && status !== 204 && status !== 304) lines.push(`Content-Length: ${length}`);
       await res.body?.cancel().catch(() => {});
     } else if (stream === null) {
-      lines.push("content-length: 0");
+      lines.push("Content-Length: 0");
       length = 0;
     } else if (length !== undefined) {
-      lines.push(`content-length: ${length}`);
+      lines.push(`Content-Length: ${length}`);
     } else if (head.version === "HTTP/1.1") {
-      lines.push("transfer-encoding: chunked");
+      lines.push("Transfer-Encoding: chunked");
       chunked = true;
     } else {
       keepAlive = false;
     }
-    if (!keepAlive) lines.push("connection: close");
+    if (!keepAlive) lines.push("Connection: close");
     const headBytes = encoder.encode(lines.join("\r\n") + "\r\n\r\n");
     // Flushed at once: a long-poll client must see the status before any body byte exists.
     await closeAfter(writeAll(conn, headBytes), this.#writeTimeout, conn);

@@ -19,7 +19,7 @@ Deno.test("http1 server: keep-alive and pipelined requests are answered in order
     assertEquals(countResponses(out), 3);
     const a = out.indexOf("GET /a"), b = out.indexOf("POST /b?q=1 hello"), c = out.indexOf("GET /c");
     assert(a > 0 && b > a && c > b, out);
-    assertStringIncludes(out, "connection: close");
+    assertStringIncludes(out, "Connection: close");
     assertEquals(srv.accepted(), 1);
   } finally {
     await srv.close();
@@ -59,8 +59,8 @@ Deno.test("http1 server: a streamed response is written chunk by chunk as it is 
   try {
     await writeAll(c, enc.encode("GET /s HTTP/1.1\r\nHost: x\r\n\r\n"));
     const head = await readUntil(c, (s) => s.includes("first\n"));
-    assertStringIncludes(head, "transfer-encoding: chunked");
-    assertStringIncludes(head, "x-accel-buffering: no");
+    assertStringIncludes(head, "Transfer-Encoding: chunked");
+    assertStringIncludes(head, "X-Accel-Buffering: no");
     assertStringIncludes(head, "6\r\nfirst\n\r\n");
     release();
     const rest = await readUntil(c, (s) => s.endsWith("0\r\n\r\n"));
@@ -87,7 +87,7 @@ Deno.test("http1 server: malformed framing and heads get their status and a clos
     for (const [req, status] of cases) {
       const out = await exchange(srv.port, req);
       assertMatch(out, new RegExp(`^HTTP/1\\.1 ${status} `), JSON.stringify(req.slice(0, 80)));
-      assertStringIncludes(out, "connection: close");
+      assertStringIncludes(out, "Connection: close");
     }
   } finally {
     await srv.close();
@@ -113,11 +113,11 @@ Deno.test("http1 server: Expect 100-continue, HEAD, HTTP/1.0", async () => {
       closeQuietly(c);
     }
     const head = await exchange(srv.port, "HEAD / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-    assertStringIncludes(head, "content-length: 42");
+    assertStringIncludes(head, "Content-Length: 42");
     assert(head.endsWith("\r\n\r\n"), "no body after a HEAD response");
     const old = await exchange(srv.port, "GET /stream HTTP/1.0\r\n\r\n");
     assertMatch(old, /^HTTP\/1\.1 200 OK/);
-    assertStringIncludes(old, "connection: close");
+    assertStringIncludes(old, "Connection: close");
     assert(!old.includes("chunked"), "HTTP/1.0 clients get a close-delimited body");
     assert(old.endsWith("\r\n\r\nstreamed"), old);
   } finally {

@@ -119,6 +119,17 @@ export function parseSettings(p: Uint8Array): [number, number][] {
   return out;
 }
 
+/** True when a SETTINGS payload is well formed and every known value is in range (RFC 9113 §6.5.2). */
+export function validSettings(p: Uint8Array): boolean {
+  if (p.length % 6 !== 0) return false;
+  for (const [id, v] of parseSettings(p)) {
+    if (id === SETTINGS_ENABLE_PUSH && v > 1) return false;
+    if (id === SETTINGS_INITIAL_WINDOW_SIZE && v > MAX_WINDOW) return false;
+    if (id === SETTINGS_MAX_FRAME_SIZE && (v < MIN_MAX_FRAME_SIZE || v > MAX_MAX_FRAME_SIZE)) return false;
+  }
+  return true;
+}
+
 export function windowUpdateFrame(id: number, increment: number): Uint8Array {
   const out = new Uint8Array(FRAME_HEADER_SIZE + 4);
   putFrameHeader(out, 0, 4, WINDOW_UPDATE, 0, id);

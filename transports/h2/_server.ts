@@ -12,7 +12,7 @@ import { closeQuietly, writeAll } from "../_io/write_all.ts";
 import { HttpParseError, readRequestHead, type RequestHead } from "../_http1/head.ts";
 import { formatAddr, type Logger } from "../log.ts";
 import { type Addr, ClosedError, type Conn, type Listener } from "../types.ts";
-import { PREFACE } from "./_frame.ts";
+import { PREFACE, validSettings } from "./_frame.ts";
 import { H2Session, type H2SessionOptions } from "./_session.ts";
 import type { HeaderField } from "./_hpack.ts";
 import type { H2Stream } from "./_stream.ts";
@@ -108,7 +108,10 @@ export class H2Server {
         closeQuietly(conn);
         break;
       }
-      this.#serve(conn);
+      this.#serve(conn).catch((err) => {
+        closeQuietly(conn);
+        this.#opts.log.debug("HTTP/2 connection failed", { error: err instanceof Error ? err.message : String(err) });
+      });
     }
     this.close();
   }
@@ -134,7 +137,7 @@ export class H2Server {
     const bodyless = !h.has("Transfer-Encoding") && (h.get("Content-Length") ?? "0") === "0";
     if (
       head.version !== "HTTP/1.1" || !h.hasToken("Upgrade", "h2c") || !h.hasToken("Connection", "upgrade") ||
-      settings === undefined || settings.length % 6 !== 0 || !bodyless
+      settings === undefined || !validSettings(settings) || !bodyless
     ) {
       await writeAll(conn, BAD_REQUEST).catch(() => {});
       return undefined;

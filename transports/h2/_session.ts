@@ -60,6 +60,17 @@ import { H2Stream, type StreamHost, WRITE_CHUNK } from "./_stream.ts";
 
 /** Receive window per stream we advertise (SETTINGS_INITIAL_WINDOW_SIZE). @default 1 MiB (Go's server uses 1 MiB) */
 export const DEFAULT_STREAM_WINDOW = 1 << 20;
+/**
+ * Largest receive window a stream grows to. A stream whose reader takes a
+ * whole window within {@linkcode WINDOW_GROW_TIME} gets its window doubled,
+ * up to this (TCP-style auto-tuning): loopback and TLS paths buffer several
+ * MiB in sockets and need large windows for full speed, while slow or
+ * stalled streams keep small ones, which bounds what they can buffer.
+ * @default 16 MiB
+ */
+export const MAX_STREAM_WINDOW = 16 << 20;
+/** A stream that consumes its whole window faster than this gets a bigger one. @default 50 ms */
+export const WINDOW_GROW_TIME = 50;
 /** Connection receive window. @default 16 MiB */
 export const DEFAULT_CONN_WINDOW = 16 << 20;
 /** Largest frame we accept (SETTINGS_MAX_FRAME_SIZE). @default 1 MiB (as Go's server) */
@@ -97,8 +108,10 @@ export interface PingPolicy {
 export interface H2SessionOptions {
   /** Client sessions send the preface and open odd streams; servers read the preface. */
   client: boolean;
-  /** @default DEFAULT_STREAM_WINDOW */
+  /** Initial receive window per stream. @default DEFAULT_STREAM_WINDOW */
   streamWindow?: number;
+  /** Largest a stream's receive window grows to. @default MAX_STREAM_WINDOW */
+  maxStreamWindow?: number;
   /** @default DEFAULT_CONN_WINDOW */
   connWindow?: number;
   /** @default DEFAULT_MAX_FRAME_SIZE */
@@ -181,6 +194,7 @@ export class H2Session {
 
   // Our settings.
   readonly #streamWindow: number;
+  readonly #maxStreamWindow: number;
   readonly #connWindow: number;
   readonly #maxFrameSize: number;
   readonly #maxConcurrent: number;
@@ -236,6 +250,7 @@ export class H2Session {
     this.#onStream = opts.onStream;
     this.#nextId = opts.client ? 1 : 2;
     this.#streamWindow = clampWindow(opts.streamWindow ?? DEFAULT_STREAM_WINDOW);
+    this.#maxStreamWindow = Math.max(this.#streamWindow, clampWindow(opts.maxStreamWindow ?? MAX_STREAM_WINDOW));
     this.#connWindow = Math.max(clampWindow(opts.connWindow ?? DEFAULT_CONN_WINDOW), DEFAULT_WINDOW);
     this.#maxFrameSize = Math.min(
       Math.max(opts.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE, MIN_MAX_FRAME_SIZE),
@@ -299,7 +314,7 @@ export class H2Session {
     stream.requestHeaders = headers;
     stream._endRemote();
     queueMicrotask(() => {
-      if (!this.#closed) this.#onStream?.(stream);
+      if (!this.#closed) this.#deliver(stream);
     });
   }
 
@@ -483,15 +498,30 @@ export class H2Session {
 
   // ---- flow control ----
 
-  /** The application read `n` bytes of `s` (or they were dropped): give the stream's window back in quarters. */
+  /**
+   * The application read `n` bytes of `s` (or they were dropped): the
+   * stream's window goes back in quarters, and grows while the reader keeps
+   * up with a full window.
+   */
   #consumed(s: H2Stream, n: number): void {
     if (n <= 0 || this.#closed || s.remoteEnded) return;
     s.recvUnacked += n;
-    if (s.recvUnacked >= this.#streamWindow / 4) {
-      s.recvWindow += s.recvUnacked;
-      this.#sendUrgent(windowUpdateFrame(s.id, s.recvUnacked));
-      s.recvUnacked = 0;
+    if (s.recvUnacked < s.windowTarget / 4) return;
+    let inc = s.recvUnacked;
+    s.recvUnacked = 0;
+    s.windowConsumed += inc;
+    if (s.windowConsumed >= s.windowTarget) {
+      const now = performance.now();
+      if (now - s.windowSince < WINDOW_GROW_TIME && s.windowTarget < this.#maxStreamWindow) {
+        const grown = Math.min(s.windowTarget * 2, this.#maxStreamWindow);
+        inc += grown - s.windowTarget;
+        s.windowTarget = grown;
+      }
+      s.windowConsumed = 0;
+      s.windowSince = now;
     }
+    s.recvWindow += inc;
+    this.#sendUrgent(windowUpdateFrame(s.id, inc));
   }
 
   /** Connection credit is given back as data arrives (per-stream windows bound buffering). */
@@ -756,7 +786,17 @@ export class H2Session {
     }
     stream.requestHeaders = decoded.headers;
     if (endStream) stream._endRemote();
-    this.#onStream(stream);
+    this.#deliver(stream);
+  }
+
+  /** Hands a new peer stream to the owner; an owner that throws costs that stream, not the connection. */
+  #deliver(stream: H2Stream): void {
+    try {
+      this.#onStream?.(stream);
+    } catch (err) {
+      this.#log?.debug("HTTP/2 stream handler failed", { error: err instanceof Error ? err.message : String(err) });
+      stream.reset(ErrorCode.INTERNAL_ERROR);
+    }
   }
 
   #onFrame(type: number, flags: number, id: number, p: Uint8Array): void {

@@ -116,6 +116,43 @@ Deno.test("h2 session: a stream nobody reads does not stall the others", async (
   }
 });
 
+Deno.test("h2 session: a stream's window grows while its reader keeps up, not while it stalls", async () => {
+  const streams: H2Stream[] = [];
+  const p = await sessionPair({ onStream: echoStream }, {});
+  try {
+    const fast = p.client.request(CONNECT);
+    const data = pattern(48 << 20, 8);
+    const [, back] = await Promise.all([writeAll(fast, data).then(() => fast.closeWrite()), readAll(fast)]);
+    assertEquals(back.length, data.length);
+    assert(fast.windowTarget > 1 << 20, `grew to ${fast.windowTarget}`);
+    assert(fast.windowTarget <= 16 << 20);
+    fast.close();
+  } finally {
+    for (const s of streams) s.close();
+    await p.close();
+  }
+  const stalled: H2Stream[] = [];
+  const q = await sessionPair({
+    onStream: (s) => {
+      stalled.push(s);
+      s.respond([[":status", "200"]]);
+    },
+  });
+  try {
+    const s = q.client.request(CONNECT);
+    await s.response;
+    const blocked = writeAll(s, pattern(4 << 20, 9)).catch(() => {});
+    for (let i = 0; i < 50 && stalled[0]?.recvWindow !== 0; i++) await new Promise((r) => setTimeout(r, 10));
+    assertEquals(stalled[0].recvWindow, 0, "the sender used up the initial window");
+    assertEquals(stalled[0].windowTarget, 1 << 20, "nobody read: no growth");
+    s.close();
+    await blocked;
+  } finally {
+    for (const s of stalled) s.close();
+    await q.close();
+  }
+});
+
 Deno.test("h2 session: RST_STREAM mid-transfer fails that stream only", async () => {
   let victim: H2Stream | undefined;
   const p = await sessionPair({

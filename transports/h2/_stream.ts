@@ -94,6 +94,11 @@ export class H2Stream implements Conn {
   recvWindow: number;
   /** Bytes read by the application and not yet given back with WINDOW_UPDATE. */
   recvUnacked = 0;
+  /** The receive window this stream is granted (grows while its reader keeps up). */
+  windowTarget: number;
+  /** Bytes given back since `windowSince` (window auto-tuning). */
+  windowConsumed = 0;
+  windowSince: number = performance.now();
 
   // Send side.
   sendWindow: number;
@@ -117,6 +122,7 @@ export class H2Stream implements Conn {
     this.#host = host;
     this.local = local;
     this.recvWindow = recvWindow;
+    this.windowTarget = recvWindow;
     this.sendWindow = sendWindow;
     this.#response = new Promise<HeaderField[]>((resolve, reject) => {
       this.#resolveResponse = resolve;

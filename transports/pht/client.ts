@@ -18,6 +18,12 @@
  * one connection does); a `write` resolves once its POST is under way, and
  * a failed POST fails the next `write` (and `closeWrite`).
  *
+ * Closing: `closeWrite()` sends the close signal (an empty POST) after the
+ * writes and keeps reading: a dost server treats it as a half-close and
+ * goes on delivering what its side still writes; a GOST server ends the
+ * session (the pull ends, reads see EOF). `close()` sends it too if needed
+ * (waiting at most 5 s) and cancels the pull.
+ *
  * @module
  */
 import type { Logger } from "../log.ts";
@@ -306,7 +312,10 @@ export class PhtClientConn implements Conn {
         );
         if (res.status !== 200) {
           await discard(res);
-          this.#o.log?.debug("pht: pull refused, end of stream", { status: res.status });
+          // 403 is how a session that ended answers; anything else is worth a warning (wrong path, a proxy's error).
+          this.#o.log?.log(res.status === 403 ? "debug" : "warn", `pht: pull refused with status ${res.status}`, {
+            status: res.status,
+          });
           return;
         }
         if (!res.body || (await this.#readLines(res.body)) === 0) return; // no line at all: the server's EOF

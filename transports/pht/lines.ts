@@ -25,6 +25,8 @@ export function base64Length(n: number): number {
 
 /** Payload bytes encoded per string: 64 KiB of base64 keeps each string out of the engine's large-object space. */
 const SLICE = 49_152;
+/** Bytes of base64 text turned into one string at a time, for the same reason. */
+export const TEXT_SLICE = 65_536;
 
 /** `base64(data) + "\n"` as bytes: a push body. */
 export function encodeLine(data: Uint8Array): Uint8Array {
@@ -73,6 +75,31 @@ export function decodeLine(line: string | Uint8Array): Uint8Array {
 }
 
 /**
+ * Decodes base64 text that arrived in pieces (any split, whitespace
+ * allowed as by `Uint8Array.fromBase64`) without joining it into one big
+ * string. Throws `SyntaxError` when it is not base64.
+ */
+export function decodeParts(parts: string[], chars: number): Uint8Array {
+  const out = new Uint8Array(Math.ceil(chars / 4) * 3);
+  let off = 0;
+  let carry = "";
+  for (let i = 0; i < parts.length; i++) {
+    const last = i === parts.length - 1;
+    let text = carry ? carry + parts[i] : parts[i];
+    if (last && text.endsWith("\r")) text = text.slice(0, -1);
+    let r: { read: number; written: number };
+    try {
+      r = out.subarray(off).setFromBase64(text, { lastChunkHandling: last ? "loose" : "stop-before-partial" });
+    } catch {
+      throw new SyntaxError(`Invalid base64 line "${text.slice(0, 32)}${text.length > 32 ? "…" : ""}"`);
+    }
+    off += r.written;
+    carry = text.slice(r.read);
+  }
+  return out.subarray(0, off);
+}
+
+/**
  * Splits a byte stream of base64 lines into lines. Feed it chunks; it calls
  * `onLine` with each complete line (without `\n`) as a string. The work is
  * done on strings: chunks are ASCII, decoding them is a fast copy, and the
@@ -93,7 +120,12 @@ export class LineSplitter {
   }
 
   push(chunk: Uint8Array, onLine: (line: string) => void): void {
-    const text = decoder.decode(chunk);
+    for (let i = 0; i < chunk.length; i += TEXT_SLICE) {
+      this.#pushText(decoder.decode(chunk.subarray(i, Math.min(i + TEXT_SLICE, chunk.length))), onLine);
+    }
+  }
+
+  #pushText(text: string, onLine: (line: string) => void): void {
     let start = 0;
     for (;;) {
       const i = text.indexOf("\n", start);

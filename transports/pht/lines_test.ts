@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertThrows } from "../../tests/assert.ts";
-import { decodeLine, encodeLine, encodeLines, LineSplitter, MAX_PULL_LINE_PAYLOAD } from "./lines.ts";
+import { decodeLine, decodeParts, encodeLine, encodeLines, LineSplitter, MAX_PULL_LINE_PAYLOAD } from "./lines.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -40,4 +40,21 @@ Deno.test("pht lines: the splitter handles lines across chunks, empty lines, and
   assertThrows(() => s.push(enc.encode("x".repeat(17)), () => {}), RangeError);
   const t = new LineSplitter(16);
   assertThrows(() => t.push(enc.encode("y".repeat(17) + "\n"), () => {}), RangeError);
+});
+
+Deno.test("pht lines: decodeParts decodes base64 split anywhere, and rejects garbage", () => {
+  const data = crypto.getRandomValues(new Uint8Array(10_000));
+  const text = data.toBase64();
+  for (const cuts of [[1], [2, 3], [4097, 4098, 8191], [text.length - 1]]) {
+    const parts: string[] = [];
+    let prev = 0;
+    for (const c of cuts) {
+      parts.push(text.slice(prev, c));
+      prev = c;
+    }
+    parts.push(text.slice(prev));
+    assertEquals(decodeParts(parts, text.length), data, `cut at ${cuts}`);
+  }
+  assertEquals(decodeParts(["aGVsbG8=\r"], 9), enc.encode("hello"));
+  assertThrows(() => decodeParts(["aGVs", "b!8="], 8), SyntaxError);
 });

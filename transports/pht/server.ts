@@ -26,7 +26,7 @@
 import { formatAddr, type Logger } from "../log.ts";
 import type { Addr } from "../types.ts";
 import { ConnQueue } from "../ws/mod.ts";
-import { decodeLine, encodeLines } from "./lines.ts";
+import { decodeParts, encodeLines, TEXT_SLICE } from "./lines.ts";
 import {
   DEFAULT_AUTHORIZE_PATH,
   DEFAULT_BACKLOG,
@@ -95,22 +95,24 @@ function empty(status: number, headers?: HeadersInit): Response {
 
 type LineResult =
   | { kind: "eof" }
-  | { kind: "line"; line: string }
+  | { kind: "line"; parts: string[]; chars: number }
   | { kind: "partial" }
   | { kind: "too-long" }
   | { kind: "error"; error: unknown };
 
 /**
- * Reads a request body up to and including its first `\n` (at most `max`
- * characters), as text: base64 is ASCII, and string search is the fastest
- * way to find the newline (dost's HTTP server hands a push body over in one
- * piece, so this is usually one decode and one search).
+ * Reads a request body up to its first `\n` (at most `max` characters), as
+ * text in slices of at most 64 KiB: base64 is ASCII, the engine's string
+ * search finds the newline fastest, and slices that size stay out of the
+ * large-object space (dost's HTTP server hands a push body over in one
+ * piece, so this is a few slice decodes and searches).
  */
 async function firstLine(body: ReadableStream<Uint8Array> | null, max: number): Promise<LineResult> {
   if (!body) return { kind: "eof" };
   const reader = body.getReader();
   const parts: string[] = [];
-  let size = 0;
+  let chars = 0;
+  let any = false;
   try {
     for (;;) {
       let r: ReadableStreamReadResult<Uint8Array>;
@@ -119,19 +121,18 @@ async function firstLine(body: ReadableStream<Uint8Array> | null, max: number): 
       } catch (error) {
         return { kind: "error", error };
       }
-      if (r.done) return size === 0 ? { kind: "eof" } : { kind: "partial" };
-      if (r.value.length === 0) continue;
-      const text = ascii.decode(r.value);
-      const i = text.indexOf("\n");
-      const take = i < 0 ? text.length : i;
-      if (size + take > max) return { kind: "too-long" };
-      if (i < 0) {
-        parts.push(text);
-        size += text.length;
-        continue;
+      if (r.done) return any ? { kind: "partial" } : { kind: "eof" };
+      const chunk = r.value;
+      for (let off = 0; off < chunk.length; off += TEXT_SLICE) {
+        any = true;
+        const text = ascii.decode(chunk.subarray(off, Math.min(off + TEXT_SLICE, chunk.length)));
+        const i = text.indexOf("\n");
+        const take = i < 0 ? text.length : i;
+        if (chars + take > max) return { kind: "too-long" };
+        if (take > 0) parts.push(i < 0 ? text : text.slice(0, i));
+        chars += take;
+        if (i >= 0) return { kind: "line", parts, chars };
       }
-      parts.push(i === text.length - 1 ? text.slice(0, -1) : text.slice(0, i));
-      return { kind: "line", line: parts.length === 1 ? parts[0] : parts.join("") };
     }
   } finally {
     reader.cancel().catch(() => {});
@@ -307,10 +308,10 @@ export class PhtServer {
         s.close();
         return empty(206);
     }
-    if (r.line.length === 0) return empty(200); // "\n": nothing to deliver
+    if (r.chars === 0) return empty(200); // "\n": nothing to deliver
     let data: Uint8Array;
     try {
-      data = decodeLine(r.line);
+      data = decodeParts(r.parts, r.chars);
     } catch {
       s.close();
       return empty(400);

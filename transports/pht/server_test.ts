@@ -112,8 +112,8 @@ Deno.test("pht server: authorize answers token=<xid> with GOST's exact headers, 
   try {
     const raw = await rawExchange(h.addr, "GET /authorize HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     assertMatch(raw, /^HTTP\/1\.1 200 OK\r\n/);
-    assertStringIncludes(raw, "content-length: 26\r\n");
-    assertStringIncludes(raw, "content-type: text/plain; charset=utf-8\r\n");
+    assertStringIncludes(raw, "Content-Length: 26\r\n");
+    assertStringIncludes(raw, "Content-Type: text/plain; charset=utf-8\r\n");
     assertMatch(raw, /\r\n\r\ntoken=[0-9a-v]{20}$/);
     const post = await rawExchange(
       h.addr,
