@@ -138,8 +138,9 @@ async function buildNode(n: NodeConfig, path: string, log: Logger): Promise<Node
   } catch (err) {
     throw new BuildError(`${path}: ${(err as Error).message}`);
   }
+  const dialerMd = new Metadata(n.dialer?.metadata ?? {});
   const dialer = get(dialerRegistry, dialerType, `${path}.dialer.type`)({
-    metadata: new Metadata(n.dialer?.metadata ?? {}),
+    metadata: dialerMd,
     tls: dialerTLS,
     log: nlog,
   });
@@ -151,7 +152,9 @@ async function buildNode(n: NodeConfig, path: string, log: Logger): Promise<Node
     log: nlog,
   });
   const socksTLS = (connectorType === "socks5" || connectorType === "socks") && !connectorMd.bool("notls");
-  if ((TLS_DIALERS.has(dialerType) && !dialerTLS.secure) || (socksTLS && !connectorTLS.secure)) {
+  // grpc with grpcInsecure=true is plaintext HTTP/2: nothing to verify.
+  const plaintext = dialerType === "grpc" && (dialerMd.bool("grpcInsecure", "grpc.insecure", "insecure") ?? false);
+  if ((TLS_DIALERS.has(dialerType) && !plaintext && !dialerTLS.secure) || (socksTLS && !connectorTLS.secure)) {
     nlog.warn(
       `TLS certificate verification is off for node ${n.name} (${n.addr}), as in gost; set secure=true to verify`,
     );
