@@ -28,6 +28,7 @@ import {
   cpuSeconds,
   freePort,
   machineCpuSeconds,
+  machineTimes,
   memory,
   ownCpuSeconds,
   type Proc,
@@ -98,6 +99,8 @@ interface Setup {
   /** Gbit/s per round, client to server (iperf3 -c) and server to client (-R), as the receiver saw it. */
   up: number[];
   down: number[];
+  /** Share of the machine's CPU (0..1, all modes but idle) in use during each measurement. */
+  busy: number[];
   error?: string;
   /** Peak RSS in KiB per dost process, read before the processes are stopped. */
   peaks: { name: string; peakKiB: number }[];
@@ -113,13 +116,18 @@ interface Options {
 
 const nameOf = (s: Setup) => (s.scenario === "direct" ? "direct" : s.scenario.name);
 
-/** Starts the one-off iperf3 server on `iperfPort`, runs one client to `port`, returns Gbit/s. */
+/**
+ * Starts the one-off iperf3 server on `iperfPort`, runs one client to `port`; returns Gbit/s and the share
+ * of the machine's CPU that was busy meanwhile.
+ */
 async function iperf(group: ProcessGroup, iperfPort: number, port: number, seconds: number, reverse: boolean) {
   const server = group.spawn("iperf3 -s", "iperf3", ["-s", "-1", "-B", "127.0.0.1", "-p", String(iperfPort)]);
   try {
     await waitListening(iperfPort, server, 10_000);
     const args = ["-c", "127.0.0.1", "-p", String(port), "-t", String(seconds), "-J", ...(reverse ? ["-R"] : [])];
+    const t0 = machineTimes();
     const out = await runToEnd("iperf3", args, seconds * 1000 + CLIENT_SLACK_MS);
+    const t1 = machineTimes();
     if (out.timedOut) throw new Error(`iperf3 ${args.join(" ")} timed out`);
     let report;
     try {
@@ -130,7 +138,7 @@ async function iperf(group: ProcessGroup, iperfPort: number, port: number, secon
     if (report.error) throw new Error(`iperf3 ${args.join(" ")}: ${report.error}`);
     const bps = report.end?.sum_received?.bits_per_second;
     if (typeof bps !== "number" || !(bps > 0)) throw new Error(`iperf3 ${args.join(" ")}: no throughput in report`);
-    return bps / 1e9;
+    return { gbps: bps / 1e9, busy: (t1.busy - t0.busy) / Math.max(1e-9, t1.total - t0.total) };
   } finally {
     await Promise.race([server.exited, new Promise((r) => setTimeout(r, SERVER_EXIT_MS))]);
     await server.stop();
@@ -152,7 +160,7 @@ async function startDost(group: ProcessGroup, name: string, entry: string, args:
 
 /** Starts the dost processes of `s`: the server (if any), then the client forward to `iperfPort`. */
 async function startScenario(group: ProcessGroup, s: Scenario, entry: string, iperfPort: number): Promise<Setup> {
-  const setup: Setup = { scenario: s, port: freePort(), procs: [], up: [], down: [], peaks: [] };
+  const setup: Setup = { scenario: s, port: freePort(), procs: [], up: [], down: [], busy: [], peaks: [] };
   try {
     const ports = { hop: freePort(), listen: setup.port, iperf: iperfPort };
     if (s.server) setup.procs.push(await startDost(group, "server", entry, ["-L", fill(s.server, ports)], ports.hop));
@@ -187,8 +195,9 @@ async function measure(group: ProcessGroup, setups: Setup[], iperfPort: number, 
       for (const reverse of [false, true]) {
         if (setup.error) continue;
         try {
-          const gbps = await iperf(group, iperfPort, setup.port, opts.seconds, reverse);
+          const { gbps, busy } = await iperf(group, iperfPort, setup.port, opts.seconds, reverse);
           (reverse ? setup.down : setup.up).push(gbps);
+          setup.busy.push(busy);
           console.error(
             `bench: round ${round}/${opts.rounds} ${nameOf(setup)}${reverse ? " -R" : ""}: ${gbps.toFixed(2)}`,
           );
@@ -209,6 +218,11 @@ function median(xs: number[]): number | undefined {
 
 const fmt = (n: number | undefined, digits = 2) => (n === undefined || Number.isNaN(n) ? "–" : n.toFixed(digits));
 
+const pct = (xs: number[]) => {
+  const m = median(xs);
+  return m === undefined ? "–" : `${(100 * m).toFixed(0)}%`;
+};
+
 /** Median over the rounds of (through dost ÷ direct in the same round). */
 function ratio(runs: number[], direct: number[]): number | undefined {
   return median(runs.flatMap((v, i) => (direct[i] ? [v / direct[i]] : [])));
@@ -218,14 +232,17 @@ function ratio(runs: number[], direct: number[]): number | undefined {
 function table(setups: Setup[]): string {
   const direct = setups.find((r) => r.scenario === "direct");
   const out = [
-    "| scenario | Gbit/s | ratio | Gbit/s (-R) | ratio (-R) | target | gost | result | dost peak RSS (MiB) | dost CPU s |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: |",
+    "| scenario | Gbit/s | ratio | Gbit/s (-R) | ratio (-R) | target | gost | result | CPU busy | " +
+    "dost peak RSS (MiB) | dost CPU s |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- | ---: |",
   ];
   for (const r of setups) {
     const up = median(r.up);
     const down = median(r.down);
     if (r.scenario === "direct") {
-      out.push(`| direct | ${fmt(up)} | 1.00 | ${fmt(down)} | 1.00 | | | ${r.error ? "error" : ""} | | |`);
+      out.push(
+        `| direct | ${fmt(up)} | 1.00 | ${fmt(down)} | 1.00 | | | ${r.error ? "error" : ""} | ${pct(r.busy)} | | |`,
+      );
       continue;
     }
     const s = r.scenario;
@@ -239,7 +256,7 @@ function table(setups: Setup[]): string {
     const rss = r.peaks.map((p) => `${p.name} ${(p.peakKiB / 1024).toFixed(0)}`).join(", ");
     out.push(
       `| ${s.name} | ${fmt(up)} | ${fmt(ru)} | ${fmt(down)} | ${fmt(rd)} | ${fmt(s.target)} | ${fmt(s.gost)} | ` +
-        `${result} | ${rss} | ${fmt(r.cpu, 1)} |`,
+        `${result} | ${pct(r.busy)} | ${rss} | ${fmt(r.cpu, 1)} |`,
     );
   }
   const runs = setups.map((r) =>
@@ -299,7 +316,8 @@ async function report(setups: Setup[], opts: Options, command: string, bg: Backg
     `with \`-R\` (the "(-R)" columns: server to client)`,
     `- entry: \`${opts.entry.replace(ROOT, "")}\`; Gbit/s = median over the rounds (each round measures every ` +
     "row in table order); ratio = median over the rounds of (through dost ÷ direct in the same round); a row " +
-    "passes when both directions reach the target; peak RSS = `VmHWM` of each dost process at the end; CPU = " +
+    "passes when both directions reach the target; CPU busy = median share of the machine's CPU in use (all modes but idle, softirq " +
+    "included) while iperf3 ran; peak RSS = `VmHWM` of each dost process at the end; dost CPU = " +
     "user + system seconds of its dost processes over the whole run",
     "",
     table(setups),
@@ -409,7 +427,7 @@ export async function main(argv: string[]): Promise<number> {
   const own0 = ownCpuSeconds();
   try {
     const iperfPort = freePort();
-    setups.push({ scenario: "direct", port: iperfPort, procs: [], up: [], down: [], peaks: [] });
+    setups.push({ scenario: "direct", port: iperfPort, procs: [], up: [], down: [], busy: [], peaks: [] });
     for (const s of scenarios) {
       console.error(`bench: starting ${s.name}`);
       setups.push(await startScenario(group, s, opts.entry, iperfPort));

@@ -224,3 +224,10 @@ export function ownCpuSeconds(): number {
   // utime 14, stime 15, cutime 16, cstime 17 (1-based field numbers).
   return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / CLOCK_TICKS;
 }
+
+/** Busy and total CPU seconds of the whole machine since boot, every mode (softirq included) but idle and iowait. */
+export function machineTimes(): { busy: number; total: number } {
+  const f = Deno.readTextFileSync("/proc/stat").split("\n")[0].trim().split(/\s+/).slice(1, 9).map(Number);
+  const total = f.reduce((a, b) => a + b, 0);
+  return { busy: (total - f[3] - f[4]) / CLOCK_TICKS, total: total / CLOCK_TICKS };
+}

@@ -82,3 +82,28 @@ export async function writeChunked(conn: Writer, data: Uint8Array, chunk = 256 *
 export function delay(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
+
+const picked = new Set<number>();
+
+/**
+ * Picks a free loopback port for a server a test starts later. Ports come at
+ * random from 20000–32767, below Linux's ephemeral range (32768–60999), so
+ * outgoing connections of parallel tests cannot take them in the meantime;
+ * the port must be free for both TCP and UDP (QUIC, udp:// and rudp://).
+ */
+export function freePort(): number {
+  for (let i = 0; i < 200; i++) {
+    const port = 20000 + Math.floor(Math.random() * 12768);
+    // Never hand the same port out twice in one process (it may not be bound yet).
+    if (picked.has(port)) continue;
+    picked.add(port);
+    try {
+      Deno.listen({ hostname: "127.0.0.1", port }).close();
+      Deno.listenDatagram({ hostname: "127.0.0.1", port, transport: "udp" }).close();
+      return port;
+    } catch {
+      // taken: try another
+    }
+  }
+  throw new Error("No free loopback port found in 20000-32767");
+}

@@ -163,13 +163,7 @@ export async function curl(args: string[]): Promise<{ code: number; stdout: stri
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
 
-/** A port that was free a moment ago. */
-export function freePort(): number {
-  const ln = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = ln.addr.port;
-  ln.close();
-  return port;
-}
+export { freePort } from "../../transports/_testing.ts";
 
 export async function waitForPort(port: number, ms = 5000): Promise<void> {
   const until = Date.now() + ms;

@@ -17,13 +17,7 @@ export interface DostProcess {
   exited(): Promise<number>;
 }
 
-/** Picks a free loopback TCP port. */
-export function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
+export { freePort } from "../../transports/_testing.ts";
 
 /**
  * Starts `main.ts` with `args` and waits for `services` "listening" lines

@@ -4,15 +4,12 @@
  * @module
  */
 import { assert, assertEquals } from "../assert.ts";
-import { freePort, hasCommand, run, startDost } from "./_dost.ts";
+import { freePort, run, startDost } from "./_dost.ts";
+import { curlWith, hasCurl } from "./_common.ts";
 import { startOrigin } from "./_servers.ts";
 
-export const hasCurl = hasCommand("curl");
-const CURL = ["-s", "-S", "-o", "-", "-w", "\n%{http_code}", "--max-time", "15"];
-
-export async function curl(...args: string[]) {
-  return await run("curl", [...CURL, ...args]);
-}
+export { hasCurl };
+export const curl = curlWith();
 
 /** Absolute-URI and CONNECT requests through the HTTP proxy on `port`, plus a 5 MB body. */
 export async function checkProxy(port: number, originPort: number, what: string): Promise<void> {

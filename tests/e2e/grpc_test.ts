@@ -8,7 +8,7 @@ import { assert, assertEquals, assertStringIncludes } from "../assert.ts";
 import { freePort, startDost } from "./_dost.ts";
 import { startEcho, startOrigin } from "./_servers.ts";
 import { assertNoSecrets, checkProxy, configFile, curl, hasCurl, protocolMatrix, substitute } from "./_h2_common.ts";
-import { hasNginx, startNginxGrpc } from "../interop/grpc/_nginx.ts";
+import { hasNginx, startNginx } from "./_nginx.ts";
 import { generateCertificate } from "../../transports/tls/mod.ts";
 
 const PYTHON = "/usr/bin/python3";
@@ -143,11 +143,12 @@ Deno.test({
     const p = freePort(), c = freePort();
     const cert = await generateCertificate({ dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"], isCA: true });
     const server = await startDost(["-L", `relay+grpc://user:pass@127.0.0.1:${p}?path=/edge/tunnel`]);
-    const nginx = await startNginxGrpc({
+    const nginx = await startNginx({
+      mode: "grpc",
       upstream: `127.0.0.1:${p}`,
       upstreamTls: true,
       tls: cert,
-      location: "/edge/",
+      path: "/edge/",
     });
     const client = await startDost([
       "-L",

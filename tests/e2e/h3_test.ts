@@ -10,24 +10,13 @@
  * the seed's place (same metadata).
  */
 import { assert, assertEquals, assertStringIncludes } from "../assert.ts";
-import { type DostProcess, freePort, hasCommand, run, runDost, startDost } from "./_dost.ts";
+import { type DostProcess, freePort, run, runDost, startDost } from "./_dost.ts";
 import { startOrigin } from "./_servers.ts";
-import { SEED_CASES } from "../fixtures/config/seeds.ts";
+import { curlWith, hasCurl, seedYaml, startYaml } from "./_common.ts";
 
-const hasCurl = hasCommand("curl");
-const CURL = ["-s", "-S", "-o", "-", "-w", "\n%{http_code}", "--max-time", "20"];
+const curl = curlWith({ maxTime: 20, timeoutMs: 40_000 });
 const SEED_SERVER = "gost -L http3://:8443?authorizePath=/authorize&pushPath=/push&pullPath=/pull";
 const SEED_CLIENT = "gost -L http://:8000 -F http3://:8443?authorizePath=/authorize&pushPath=/push&pullPath=/pull";
-
-function seedYaml(cmd: string): string {
-  const c = SEED_CASES.find((s) => s.cmd === cmd);
-  if (!c) throw new Error(`no seed case for ${cmd}`);
-  return c.yaml;
-}
-
-async function curl(...args: string[]) {
-  return await run("curl", [...CURL, ...args], { timeoutMs: 40_000 });
-}
 
 /** Absolute URI, CONNECT and 3 MB through the client's HTTP proxy port. */
 async function assertTraffic(proxyPort: number, originPort: number, tag: string) {
@@ -48,18 +37,6 @@ async function assertTraffic(proxyPort: number, originPort: number, tag: string)
     timeoutMs: 60_000,
   });
   assertEquals(up.bytes.length, 1_000_000, `${tag}: 1 MB POST echoed`);
-}
-
-async function startYaml(yaml: string, extra: string[] = []): Promise<DostProcess & { dir: string }> {
-  const dir = await Deno.makeTempDir({ prefix: "dost-h3-e2e-" });
-  await Deno.writeTextFile(`${dir}/gost.yaml`, yaml);
-  const services = (yaml.match(/^- name: service-/gm) ?? []).length;
-  try {
-    return Object.assign(await startDost(["-C", `${dir}/gost.yaml`, ...extra], { services }), { dir });
-  } catch (err) {
-    await Deno.remove(dir, { recursive: true });
-    throw err;
-  }
 }
 
 async function stopAll(...ps: (DostProcess & { dir?: string } | undefined)[]) {
@@ -146,12 +123,12 @@ Deno.test({
     let server: (DostProcess & { dir: string }) | undefined;
     let client: (DostProcess & { dir: string }) | undefined;
     try {
-      server = await startYaml(h3ServerYaml(p));
+      server = await startYaml(h3ServerYaml(p), [], "dost-h3-e2e-");
       const clientYaml = seedYaml(SEED_CLIENT)
         .replace(/addr: "?:8000"?/, `addr: 127.0.0.1:${c}`)
         .replace(/addr: "?:8443"?/, `addr: 127.0.0.1:${p}`);
       assertStringIncludes(clientYaml, "type: http3");
-      client = await startYaml(clientYaml);
+      client = await startYaml(clientYaml, [], "dost-h3-e2e-");
       await assertTraffic(c, origin.port, "seed-yaml");
     } finally {
       await stopAll(client, server);

@@ -7,80 +7,13 @@
  * 64 MiB both ways intact (gost issue #721).
  */
 import { assert, assertEquals, assertMatch } from "../assert.ts";
-import { type DostProcess, freePort, hasCommand, run, startDost } from "./_dost.ts";
-import { hasNginx, startPhtNginx } from "./_nginx_pht.ts";
+import { type DostProcess, freePort, run, startDost } from "./_dost.ts";
+import { assertTraffic, clientPort, curlWith, hasCurl, Ports, seedYaml, startYaml } from "./_common.ts";
+import { hasNginx, startNginx } from "./_nginx.ts";
 import { startOrigin } from "./_servers.ts";
-import { SEED_CASES, shellSplit } from "../fixtures/config/seeds.ts";
 import { generateCertificate } from "../../transports/tls/mod.ts";
 
-const hasCurl = hasCommand("curl");
-const CURL = ["-s", "-S", "-o", "-", "-w", "\n%{http_code}", "--max-time", "20"];
-
-async function curl(...args: string[]) {
-  return await run("curl", [...CURL, ...args], { timeoutMs: 40_000 });
-}
-
-/**
- * Moves a seed's ports to free loopback ports, consistently within one
- * scenario (a server and its client agree on `:8443`). Rewrites `:PORT` after
- * `//` or `/` in command lines and `addr: :PORT` in YAML.
- */
-class Ports {
-  readonly #map = new Map<string, number>();
-  port(seedPort: string): number {
-    let p = this.#map.get(seedPort);
-    if (p === undefined) {
-      p = freePort();
-      this.#map.set(seedPort, p);
-    }
-    return p;
-  }
-  args(cmd: string): string[] {
-    const args = shellSplit(cmd);
-    assertEquals(args[0], "gost");
-    return args.slice(1).map((a) => a.replace(/(?<=\/\/|@|\/):(\d{2,5})\b/g, (_, p) => `127.0.0.1:${this.port(p)}`));
-  }
-  yaml(y: string): string {
-    return y.replace(/addr: "?:(\d{2,5})"?/g, (_, p) => `addr: 127.0.0.1:${this.port(p)}`);
-  }
-}
-
-/** The seed's YAML for `cmd`. */
-function seedYaml(cmd: string): string {
-  const c = SEED_CASES.find((s) => s.cmd === cmd);
-  if (!c) throw new Error(`no seed case for ${cmd}`);
-  return c.yaml;
-}
-
-async function startYaml(yaml: string, extra: string[] = []): Promise<DostProcess & { dir: string }> {
-  const dir = await Deno.makeTempDir({ prefix: "dost-pht-e2e-" });
-  await Deno.writeTextFile(`${dir}/gost.yaml`, yaml);
-  const services = (yaml.match(/^- name: service-/gm) ?? []).length;
-  try {
-    const p = await startDost(["-C", `${dir}/gost.yaml`, ...extra], { services });
-    return Object.assign(p, { dir });
-  } catch (err) {
-    await Deno.remove(dir, { recursive: true });
-    throw err;
-  }
-}
-
-/** Absolute URI, CONNECT, and 3 MB through the client's HTTP proxy port; all must arrive intact. */
-async function assertTraffic(proxyPort: number, originPort: number, tag: string) {
-  const proxy = `http://127.0.0.1:${proxyPort}`;
-  const url = `http://127.0.0.1:${originPort}/${tag}`;
-  assertEquals((await curl("-x", proxy, url)).stdout, `origin:/${tag}\n200`, `${tag}: absolute URI`);
-  assertEquals((await curl("-p", "-x", proxy, url)).stdout, `origin:/${tag}\n200`, `${tag}: CONNECT`);
-  const big = await run("curl", [
-    "-s",
-    "--max-time",
-    "30",
-    "-x",
-    proxy,
-    `http://127.0.0.1:${originPort}/bytes/3000000`,
-  ]);
-  assertEquals(big.bytes.length, 3_000_000, `${tag}: 3 MB`);
-}
+const curl = curlWith({ maxTime: 20, timeoutMs: 40_000 });
 
 interface Scenario {
   name: string;
@@ -92,12 +25,6 @@ interface Scenario {
   serverYaml?: string;
   /** The seed's client YAML, run with -C against the CLI server. */
   clientYaml?: string;
-}
-
-function clientPort(ports: Ports, client: string): number {
-  const m = /-L http:\/\/:(\d+)/.exec(client);
-  if (!m) throw new Error(`client has no -L http://: ${client}`);
-  return ports.port(m[1]);
 }
 
 async function stopAll(procs: (DostProcess & { dir?: string })[]) {
@@ -112,11 +39,11 @@ async function runScenario(s: Scenario, mode: "cli" | "server-yaml" | "client-ya
   const ports = new Ports();
   const procs: (DostProcess & { dir?: string })[] = [];
   try {
-    if (mode === "server-yaml") procs.push(await startYaml(ports.yaml(s.serverYaml!)));
+    if (mode === "server-yaml") procs.push(await startYaml(ports.yaml(s.serverYaml!), [], "dost-pht-e2e-"));
     else for (const cmd of s.server) procs.push(await startDost(ports.args(cmd)));
-    if (mode === "client-yaml") procs.push(await startYaml(ports.yaml(s.clientYaml!)));
+    if (mode === "client-yaml") procs.push(await startYaml(ports.yaml(s.clientYaml!), [], "dost-pht-e2e-"));
     else procs.push(await startDost(ports.args(s.client)));
-    await assertTraffic(clientPort(ports, s.client), origin.port, `${s.name.replace(/\W+/g, "-")}-${mode}`);
+    await assertTraffic(curl, clientPort(ports, s.client), origin.port, `${s.name.replace(/\W+/g, "-")}-${mode}`);
   } finally {
     await stopAll(procs);
     await origin.close();
@@ -237,8 +164,8 @@ Deno.test({
           `http+phts://127.0.0.1:${hop}`,
         ]),
       );
-      await assertTraffic(c1, origin.port, "auto-socks5");
-      await assertTraffic(c2, origin.port, "two-hops");
+      await assertTraffic(curl, c1, origin.port, "auto-socks5");
+      await assertTraffic(curl, c2, origin.port, "two-hops");
     } finally {
       await stopAll(procs);
       await origin.close();
@@ -285,7 +212,8 @@ for (const { scheme, buffering, http10 } of NGINX_CASES) {
       try {
         const cert = await CERT;
         procs.push(await startDost(["-L", `relay+${scheme}://127.0.0.1:${s}`]));
-        nginx = await startPhtNginx({
+        nginx = await startNginx({
+          mode: "http",
           upstream: `127.0.0.1:${s}`,
           upstreamTls: scheme === "phts",
           tls: scheme === "phts" ? { cert: cert.cert, key: cert.key } : undefined,
@@ -295,7 +223,7 @@ for (const { scheme, buffering, http10 } of NGINX_CASES) {
         procs.push(
           await startDost(["-L", `http://127.0.0.1:${c}`, "-F", `relay+${scheme}://127.0.0.1:${nginx.port}`]),
         );
-        await assertTraffic(c, origin.port, `nginx-${scheme}`);
+        await assertTraffic(curl, c, origin.port, `nginx-${scheme}`);
         const payload = await randomFile(dir, 64 << 20);
         const t0 = performance.now();
         const out = await run("curl", [

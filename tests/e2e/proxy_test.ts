@@ -3,16 +3,12 @@
  * chained to real third-party proxies (squid, dante, microsocks).
  */
 import { assert, assertEquals, assertMatch } from "../assert.ts";
-import { freePort, hasCommand, run, startDost } from "./_dost.ts";
+import { freePort, run, startDost } from "./_dost.ts";
 import { hasDante, hasMicrosocks, hasSquid, startDante, startMicrosocks, startSquid } from "./_peers.ts";
 import { startEcho, startOrigin } from "./_servers.ts";
+import { curlWith, hasCurl } from "./_common.ts";
 
-const hasCurl = hasCommand("curl");
-const CURL = ["-s", "-S", "-o", "-", "-w", "\n%{http_code}", "--max-time", "15"];
-
-async function curl(...args: string[]) {
-  return await run("curl", [...CURL, ...args]);
-}
+const curl = curlWith();
 
 Deno.test({
   name: "e2e http: auth ok (absolute URI and CONNECT), 407 without, 407 wrong password",

@@ -9,7 +9,7 @@ import { stringify } from "yaml";
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "../assert.ts";
 import { registerBuiltins } from "../../config/builtins.ts";
 import { listenerRegistry } from "../../transports/registry.ts";
-import { type DostProcess, hasCommand, run, startDost } from "./_dost.ts";
+import { type DostProcess, freePort, hasCommand, run, startDost } from "./_dost.ts";
 import { startOrigin } from "./_servers.ts";
 
 registerBuiltins();
@@ -19,27 +19,6 @@ const PYTHON = "/usr/bin/python3";
 const hasPython = hasCommand(PYTHON);
 const CURL = ["-s", "-S", "--max-time", "10"];
 const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-const picked = new Set<number>();
-/**
- * A loopback port that is free for TCP and UDP, taken below Linux's ephemeral range (32768+): a
- * port the OS handed out and took back may be reused at once as the local port of some outgoing
- * connection, and these tests open many ports that must stay bindable until a dost binds them.
- */
-function freePort(): number {
-  for (;;) {
-    const port = 10_000 + Math.floor(Math.random() * 22_000);
-    if (picked.has(port)) continue;
-    try {
-      Deno.listen({ hostname: "127.0.0.1", port }).close();
-      Deno.listenDatagram({ hostname: "127.0.0.1", port, transport: "udp" }).close();
-    } catch {
-      continue;
-    }
-    picked.add(port);
-    return port;
-  }
-}
 
 /** Waits until `n` log lines of `proc` match `re`. */
 async function waitLog(proc: DostProcess, re: RegExp, n = 1, ms = 15_000): Promise<void> {

@@ -7,80 +7,14 @@
  * for (one mws session for many requests, server crash and restart, bad input).
  */
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "../assert.ts";
-import { type DostProcess, freePort, hasCommand, run, startDost } from "./_dost.ts";
+import { type DostProcess, freePort, startDost } from "./_dost.ts";
+import { assertTraffic, clientPort, curlWith, hasCurl, Ports, seedYaml, startYaml } from "./_common.ts";
 import { hasNginx, startNginx } from "./_nginx.ts";
 import { startOrigin } from "./_servers.ts";
-import { SEED_CASES, SEED_YAML_ONLY, shellSplit } from "../fixtures/config/seeds.ts";
+import { SEED_YAML_ONLY } from "../fixtures/config/seeds.ts";
 import { generateCertificate } from "../../transports/tls/mod.ts";
 
-const hasCurl = hasCommand("curl");
-const CURL = ["-s", "-S", "-o", "-", "-w", "\n%{http_code}", "--max-time", "15"];
-
-async function curl(...args: string[]) {
-  return await run("curl", [...CURL, ...args], { timeoutMs: 30_000 });
-}
-
-/**
- * Moves a seed's ports to free loopback ports, consistently within one
- * scenario (a server and its client agree on `:8443`). Rewrites `:PORT` after
- * `//`, `@` or `/` in command lines and `addr: :PORT` in YAML.
- */
-class Ports {
-  readonly #map = new Map<string, number>();
-  port(seedPort: string): number {
-    let p = this.#map.get(seedPort);
-    if (p === undefined) {
-      p = freePort();
-      this.#map.set(seedPort, p);
-    }
-    return p;
-  }
-  args(cmd: string): string[] {
-    const args = shellSplit(cmd);
-    assertEquals(args[0], "gost");
-    return args.slice(1).map((a) => a.replace(/(?<=\/\/|@|\/):(\d{2,5})\b/g, (_, p) => `127.0.0.1:${this.port(p)}`));
-  }
-  yaml(y: string): string {
-    return y.replace(/addr: "?:(\d{2,5})"?/g, (_, p) => `addr: 127.0.0.1:${this.port(p)}`);
-  }
-}
-
-function seedYaml(cmd: string): string {
-  const c = SEED_CASES.find((s) => s.cmd === cmd);
-  if (!c) throw new Error(`no seed case for ${cmd}`);
-  return c.yaml;
-}
-
-/** Writes `yaml` to a temp file and starts dost with `-C` on it. */
-async function startYaml(yaml: string, extra: string[] = []): Promise<DostProcess & { dir: string }> {
-  const dir = await Deno.makeTempDir({ prefix: "dost-ws-e2e-" });
-  await Deno.writeTextFile(`${dir}/gost.yaml`, yaml);
-  const services = (yaml.match(/^- name: service-/gm) ?? []).length;
-  try {
-    const p = await startDost(["-C", `${dir}/gost.yaml`, ...extra], { services });
-    return Object.assign(p, { dir });
-  } catch (err) {
-    await Deno.remove(dir, { recursive: true });
-    throw err;
-  }
-}
-
-/** Requests through the client's HTTP proxy port: absolute URI, CONNECT, and 3 MB, all must arrive intact. */
-async function assertTraffic(proxyPort: number, originPort: number, tag: string) {
-  const proxy = `http://127.0.0.1:${proxyPort}`;
-  const url = `http://127.0.0.1:${originPort}/${tag}`;
-  assertEquals((await curl("-x", proxy, url)).stdout, `origin:/${tag}\n200`, `${tag}: absolute URI`);
-  assertEquals((await curl("-p", "-x", proxy, url)).stdout, `origin:/${tag}\n200`, `${tag}: CONNECT`);
-  const big = await run("curl", [
-    "-s",
-    "--max-time",
-    "30",
-    "-x",
-    proxy,
-    `http://127.0.0.1:${originPort}/bytes/3000000`,
-  ]);
-  assertEquals(big.bytes.length, 3_000_000, `${tag}: 3 MB`);
-}
+const curl = curlWith({ maxTime: 15, timeoutMs: 30_000 });
 
 interface Scenario {
   name: string;
@@ -96,27 +30,20 @@ interface Scenario {
   serverLog?: RegExp[];
 }
 
-/** The client's HTTP port: the first `-L http://:PORT` of its command line. */
-function clientPort(ports: Ports, client: string): number {
-  const m = /-L http:\/\/:(\d+)/.exec(client);
-  if (!m) throw new Error(`client has no -L http://: ${client}`);
-  return ports.port(m[1]);
-}
-
 async function runScenario(s: Scenario, mode: "cli" | "server-yaml" | "client-yaml") {
   const origin = startOrigin();
   const ports = new Ports();
   const servers: (DostProcess & { dir?: string })[] = [];
   let client: (DostProcess & { dir?: string }) | undefined;
   try {
-    if (mode === "server-yaml") servers.push(await startYaml(ports.yaml(s.serverYaml!), ["-DD"]));
+    if (mode === "server-yaml") servers.push(await startYaml(ports.yaml(s.serverYaml!), ["-DD"], "dost-ws-e2e-"));
     else for (const cmd of s.server) servers.push(await startDost([...ports.args(cmd), "-DD"]));
     if (mode === "client-yaml") {
-      client = await startYaml(ports.yaml(s.clientYaml!));
+      client = await startYaml(ports.yaml(s.clientYaml!), [], "dost-ws-e2e-");
     } else {
       client = await startDost(ports.args(s.client));
     }
-    await assertTraffic(clientPort(ports, s.client), origin.port, `${s.name.replace(/\W+/g, "-")}-${mode}`);
+    await assertTraffic(curl, clientPort(ports, s.client), origin.port, `${s.name.replace(/\W+/g, "-")}-${mode}`);
     const logs = servers.flatMap((p) => p.logs).join("\n");
     for (const re of s.serverLog ?? []) assertMatch(logs, re, `${s.name} (${mode}): server log`);
   } finally {
@@ -289,7 +216,7 @@ for (const kind of ["ws", "wss", "mws", "mwss"]) {
         `relay+${kind}://u:p@127.0.0.1:${nginx.port}`,
       ]);
       try {
-        await assertTraffic(c, origin.port, `nginx-${kind}`);
+        await assertTraffic(curl, c, origin.port, `nginx-${kind}`);
         // Several concurrent tunnels through nginx at once.
         const results = await Promise.all(
           Array.from(

@@ -12,7 +12,7 @@
  * @module
  */
 import { ErrorCode, H3Error } from "./frames.ts";
-import { huffmanDecode, huffmanEncode, huffmanEncodedLength, HuffmanError } from "./huffman.ts";
+import { huffmanDecode, huffmanEncode, huffmanEncodedLength, HuffmanError } from "../_hpack/huffman.ts";
 
 /** The QPACK static table, RFC 9204 Appendix A (index = position). */
 // deno-fmt-ignore

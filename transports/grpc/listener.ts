@@ -14,9 +14,14 @@
 import { formatAddr, type Logger } from "../log.ts";
 import { TcpListener } from "../tcp/mod.ts";
 import { listenTls } from "../tls/mod.ts";
-import type { Addr, Listener, ListenerOptions } from "../types.ts";
-import { ConnQueue } from "../ws/mod.ts";
-import { clientAddrFromHeaders, H2Server, type H2SessionOptions, type H2Stream, serverTLSWithAlpn } from "../h2/mod.ts";
+import type { Listener, ListenerOptions } from "../types.ts";
+import {
+  clientAddrFromHeaders,
+  H2QueueListener,
+  type H2SessionOptions,
+  type H2Stream,
+  serverTLSWithAlpn,
+} from "../h2/mod.ts";
 import { encodeGrpcMessage, GrpcConn } from "./conn.ts";
 import { Status } from "./_proto.ts";
 import { type GrpcListenerOptions, parseListenerMetadata } from "./metadata.ts";
@@ -43,40 +48,14 @@ function sessionOptions(o: GrpcListenerOptions): Omit<H2SessionOptions, "client"
 }
 
 /** Tunnel calls from every HTTP/2 connection of an inner listener. */
-export class GrpcListener implements Listener {
-  readonly #server: H2Server;
+export class GrpcListener extends H2QueueListener<GrpcConn> {
   readonly #opts: GrpcListenerOptions;
   readonly #log: Logger;
-  readonly #queue: ConnQueue<GrpcConn>;
 
   constructor(inner: Listener, opts: GrpcListenerOptions, log: Logger) {
+    super(inner, opts.backlog, { log, session: sessionOptions(opts), onStream: (s) => this.#route(s) });
     this.#opts = opts;
     this.#log = log;
-    this.#queue = new ConnQueue(opts.backlog);
-    this.#server = new H2Server(inner, { log, session: sessionOptions(opts), onStream: (s) => this.#route(s) });
-  }
-
-  get addr(): Addr {
-    return this.#server.addr;
-  }
-
-  /** Live HTTP/2 connections (tests, diagnostics). */
-  get sessions(): number {
-    return this.#server.sessions;
-  }
-
-  /** Resolves once the listener is closed and every connection is gone. */
-  get done(): Promise<void> {
-    return this.#server.done;
-  }
-
-  accept(): Promise<GrpcConn> {
-    return this.#queue.shift();
-  }
-
-  close(): void {
-    this.#server.close();
-    this.#queue.close();
   }
 
   #route(s: H2Stream): void {
@@ -109,7 +88,7 @@ export class GrpcListener implements Listener {
     s.remoteAddrOverride = clientAddrFromHeaders(s.requestHeaders);
     s.respond([[":status", "200"], ["content-type", "application/grpc"]]);
     const conn = new GrpcConn(s, true);
-    if (!this.#queue.push(conn)) {
+    if (!this.enqueue(conn)) {
       conn.close(); // status OK at once, as GOST
       this.#log.warn(`connection queue is full, client ${remote} discarded`, { remote });
     }

@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { huffmanDecode, huffmanEncode, huffmanEncodedLength } from "./_huffman.ts";
+import { huffmanDecode, huffmanEncodedLength, huffmanEncodeInto } from "../_hpack/huffman.ts";
 
 /** A header field: lower-case name and value. */
 export type HeaderField = [name: string, value: string];
@@ -310,7 +310,7 @@ class Writer {
     if (hlen < raw.length) {
       this.int(hlen, 7, 0x80);
       this.#room(hlen);
-      this.#n = huffmanEncode(raw, this.#buf, this.#n);
+      this.#n = huffmanEncodeInto(raw, this.#buf, this.#n);
     } else {
       this.int(raw.length, 7, 0);
       this.#room(raw.length);

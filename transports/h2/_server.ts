@@ -8,10 +8,11 @@
  * @module
  */
 import { BufferedConn } from "../_io/buffered_conn.ts";
+import { acceptLoop } from "../_io/accept_loop.ts";
 import { closeQuietly, writeAll } from "../_io/write_all.ts";
 import { HttpParseError, readRequestHead, type RequestHead } from "../_http1/head.ts";
 import { formatAddr, type Logger } from "../log.ts";
-import { type Addr, ClosedError, type Conn, type Listener } from "../types.ts";
+import type { Addr, Conn, Listener } from "../types.ts";
 import { PREFACE, validSettings } from "./_frame.ts";
 import { H2Session, type H2SessionOptions } from "./_session.ts";
 import type { HeaderField } from "./_hpack.ts";
@@ -94,25 +95,16 @@ export class H2Server {
   }
 
   async #acceptLoop(): Promise<void> {
-    while (!this.#closed) {
-      let conn: Conn;
-      try {
-        conn = await this.#inner.accept();
-      } catch (err) {
-        if (this.#closed || err instanceof ClosedError) break;
-        this.#opts.log.debug("accept failed", { error: err instanceof Error ? err.message : String(err) });
-        await new Promise((r) => setTimeout(r, 50));
-        continue;
-      }
-      if (this.#closed) {
-        closeQuietly(conn);
-        break;
-      }
-      this.#serve(conn).catch((err) => {
-        closeQuietly(conn);
-        this.#opts.log.debug("HTTP/2 connection failed", { error: err instanceof Error ? err.message : String(err) });
-      });
-    }
+    await acceptLoop(this.#inner, {
+      closed: () => this.#closed,
+      log: this.#opts.log,
+      onConn: (conn) => {
+        this.#serve(conn).catch((err) => {
+          closeQuietly(conn);
+          this.#opts.log.debug("HTTP/2 connection failed", { error: err instanceof Error ? err.message : String(err) });
+        });
+      },
+    });
     this.close();
   }
 

@@ -11,9 +11,8 @@
 import { formatAddr, type Logger } from "../log.ts";
 import { TcpListener } from "../tcp/mod.ts";
 import { listenTls } from "../tls/mod.ts";
-import type { Addr, Listener, ListenerOptions } from "../types.ts";
-import { ConnQueue } from "../ws/mod.ts";
-import { H2Server } from "./_server.ts";
+import type { Listener, ListenerOptions } from "../types.ts";
+import { H2QueueListener } from "./_queue_listener.ts";
 import type { H2Stream } from "./_stream.ts";
 import { clientAddrFromHeaders, httpDate, serverTLSWithAlpn } from "./_util.ts";
 import { type H2ListenerOptions, parseListenerMetadata } from "./metadata.ts";
@@ -27,46 +26,20 @@ export const H2_ALPN = ["h2", "http/1.1"];
  * is ended at once (GOST does the same). `close()` stops accepting and
  * sends GOAWAY; connections close once their streams are done.
  */
-export class H2Listener implements Listener {
-  readonly #server: H2Server;
+export class H2Listener extends H2QueueListener<H2Stream> {
   readonly #opts: H2ListenerOptions;
   readonly #log: Logger;
-  readonly #queue: ConnQueue<H2Stream>;
 
   /** `cleartext`: h2c, which also accepts the HTTP/1.1 `Upgrade: h2c` handshake. */
   constructor(inner: Listener, opts: H2ListenerOptions, log: Logger, cleartext = false) {
-    this.#opts = opts;
-    this.#log = log;
-    this.#queue = new ConnQueue(opts.backlog);
-    this.#server = new H2Server(inner, {
+    super(inner, opts.backlog, {
       log,
       prefaceTimeout: opts.prefaceTimeout,
       h2cUpgrade: cleartext,
       onStream: (s) => this.#route(s),
     });
-  }
-
-  get addr(): Addr {
-    return this.#server.addr;
-  }
-
-  /** Live HTTP/2 connections (tests, diagnostics). */
-  get sessions(): number {
-    return this.#server.sessions;
-  }
-
-  /** Resolves once the listener is closed and every connection is gone. */
-  get done(): Promise<void> {
-    return this.#server.done;
-  }
-
-  accept(): Promise<H2Stream> {
-    return this.#queue.shift();
-  }
-
-  close(): void {
-    this.#server.close();
-    this.#queue.close();
+    this.#opts = opts;
+    this.#log = log;
   }
 
   #route(s: H2Stream): void {
@@ -82,7 +55,7 @@ export class H2Listener implements Listener {
     }
     s.remoteAddrOverride = clientAddrFromHeaders(s.requestHeaders);
     s.respond([[":status", "200"], ["date", httpDate()]]);
-    if (!this.#queue.push(s)) {
+    if (!this.enqueue(s)) {
       s.close();
       this.#log.warn(`connection queue is full, client ${remote} discarded`, { remote });
     }

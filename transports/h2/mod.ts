@@ -47,6 +47,7 @@ export {
 } from "./_session.ts";
 export { H2Stream, StreamResetError } from "./_stream.ts";
 export { DEFAULT_PREFACE_TIMEOUT, H2Server, type H2ServerOptions } from "./_server.ts";
+export { H2QueueListener } from "./_queue_listener.ts";
 export { SESSION_TIMEOUT, type SessionFactory, SessionPool, untilAborted } from "./_pool.ts";
 export { type HeaderField, HpackDecoder, HpackEncoder } from "./_hpack.ts";
 export { ErrorCode, errorName } from "./_frame.ts";

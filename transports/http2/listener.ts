@@ -10,9 +10,8 @@ import { HttpParseError, readRequestHead, type RequestHead } from "../_http1/hea
 import { writeAll } from "../_io/write_all.ts";
 import { formatAddr, type Logger } from "../log.ts";
 import { listenTls } from "../tls/mod.ts";
-import type { Addr, Listener, ListenerOptions } from "../types.ts";
-import { ConnQueue } from "../ws/mod.ts";
-import { ErrorCode, H2_ALPN, H2Server, type H2Stream, serverTLSWithAlpn } from "../h2/mod.ts";
+import type { Listener, ListenerOptions } from "../types.ts";
+import { ErrorCode, H2_ALPN, H2QueueListener, type H2Stream, serverTLSWithAlpn } from "../h2/mod.ts";
 import { Http1RequestConn, type Http2RequestConn, StreamRequestConn } from "./conn.ts";
 import { type Http2ListenerOptions, parseListenerMetadata } from "./metadata.ts";
 
@@ -21,49 +20,23 @@ const BAD_REQUEST = new TextEncoder().encode(
 );
 
 /** Requests from the HTTP/2 and HTTP/1.1 connections of a TLS listener. */
-export class Http2Listener implements Listener {
-  readonly #server: H2Server;
+export class Http2Listener extends H2QueueListener<Http2RequestConn> {
   readonly #opts: Http2ListenerOptions;
   readonly #log: Logger;
-  readonly #queue: ConnQueue<Http2RequestConn>;
 
   constructor(inner: Listener, opts: Http2ListenerOptions, log: Logger) {
-    this.#opts = opts;
-    this.#log = log;
-    this.#queue = new ConnQueue(opts.backlog);
-    this.#server = new H2Server(inner, {
+    super(inner, opts.backlog, {
       log,
       prefaceTimeout: opts.readHeaderTimeout,
       onStream: (s) => this.#onStream(s),
       onHttp1: (c) => this.#onHttp1(c),
     });
-  }
-
-  get addr(): Addr {
-    return this.#server.addr;
-  }
-
-  /** Live HTTP/2 connections (tests, diagnostics). */
-  get sessions(): number {
-    return this.#server.sessions;
-  }
-
-  /** Resolves once the listener is closed and every connection is gone. */
-  get done(): Promise<void> {
-    return this.#server.done;
-  }
-
-  accept(): Promise<Http2RequestConn> {
-    return this.#queue.shift();
-  }
-
-  close(): void {
-    this.#server.close();
-    this.#queue.close();
+    this.#opts = opts;
+    this.#log = log;
   }
 
   #onStream(s: H2Stream): void {
-    if (!this.#queue.push(new StreamRequestConn(s))) {
+    if (!this.enqueue(new StreamRequestConn(s))) {
       s.reset(ErrorCode.REFUSED_STREAM);
       this.#log.warn(`connection queue is full, client ${formatAddr(s.remoteAddr)} discarded`);
     }
@@ -83,7 +56,7 @@ export class Http2Listener implements Listener {
     }
     if (!head) return;
     const rc = new Http1RequestConn(conn, head);
-    if (!this.#queue.push(rc)) {
+    if (!this.enqueue(rc)) {
       this.#log.warn(`connection queue is full, client ${formatAddr(conn.remoteAddr)} discarded`);
       return;
     }

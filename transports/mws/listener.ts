@@ -4,9 +4,10 @@
  *
  * @module
  */
+import { acceptLoop } from "../_io/accept_loop.ts";
 import { closeQuietly } from "../_io/write_all.ts";
 import { formatAddr, type Logger } from "../log.ts";
-import { type Addr, ClosedError, type Conn, type Listener, type ListenerOptions } from "../types.ts";
+import type { Addr, Conn, Listener, ListenerOptions } from "../types.ts";
 import { type MuxConfig, Session, type Stream } from "../_mux/mod.ts";
 import { ConnQueue, listenWs, listenWss } from "../ws/mod.ts";
 import { closeWhenIdle } from "./_idle.ts";
@@ -63,22 +64,7 @@ export class MwsListener implements Listener {
   }
 
   async #acceptLoop(): Promise<void> {
-    while (!this.#closed) {
-      let conn: Conn;
-      try {
-        conn = await this.#ws.accept();
-      } catch (err) {
-        if (this.#closed || err instanceof ClosedError) break;
-        this.#log.debug("accept failed", { error: err instanceof Error ? err.message : String(err) });
-        await new Promise((r) => setTimeout(r, 50));
-        continue;
-      }
-      if (this.#closed) {
-        closeQuietly(conn);
-        break;
-      }
-      this.#serve(conn);
-    }
+    await acceptLoop(this.#ws, { closed: () => this.#closed, log: this.#log, onConn: (conn) => this.#serve(conn) });
     this.close();
   }
 

@@ -5,11 +5,12 @@
  *
  * @module
  */
+import { acceptLoop } from "../_io/accept_loop.ts";
 import { closeQuietly } from "../_io/write_all.ts";
 import type { Logger } from "../log.ts";
 import { TcpListener } from "../tcp/mod.ts";
 import { listenTls } from "../tls/mod.ts";
-import { type Addr, ClosedError, type Conn, type Listener, type ListenerOptions } from "../types.ts";
+import type { Addr, Listener, ListenerOptions } from "../types.ts";
 import { Http1Server } from "../_http1/server.ts";
 import { parseListenerMetadata, type PhtListenerOptions } from "./metadata.ts";
 import { PhtServer } from "./server.ts";
@@ -72,24 +73,15 @@ export class PhtListener implements Listener {
   }
 
   async #acceptLoop(): Promise<void> {
-    while (!this.#closed) {
-      let conn: Conn;
-      try {
-        conn = await this.#inner.accept();
-      } catch (err) {
-        if (this.#closed || err instanceof ClosedError) break;
-        this.#log.debug("accept failed", { error: err instanceof Error ? err.message : String(err) });
-        await new Promise((r) => setTimeout(r, 50));
-        continue;
-      }
-      if (this.#closed) {
-        closeQuietly(conn);
-        break;
-      }
-      const p = this.#http.serve(conn);
-      this.#serving.add(p);
-      p.finally(() => this.#serving.delete(p));
-    }
+    await acceptLoop(this.#inner, {
+      closed: () => this.#closed,
+      log: this.#log,
+      onConn: (conn) => {
+        const p = this.#http.serve(conn);
+        this.#serving.add(p);
+        p.finally(() => this.#serving.delete(p));
+      },
+    });
     this.close();
   }
 }

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { acceptLoop } from "../_io/accept_loop.ts";
 import { closeQuietly } from "../_io/write_all.ts";
 import { formatAddr, type Logger } from "../log.ts";
 import { TcpListener } from "../tcp/mod.ts";
@@ -122,23 +123,11 @@ export class WsListener implements Listener {
   }
 
   async #acceptLoop(): Promise<void> {
-    while (!this.#closed) {
-      let conn: Conn;
-      try {
-        conn = await this.#inner.accept();
-      } catch (err) {
-        if (this.#closed || err instanceof ClosedError) break;
-        // TcpListener retries transient errors itself; anything else: back off briefly, keep serving.
-        this.#log.debug("accept failed", { error: errText(err) });
-        await new Promise((r) => setTimeout(r, 50));
-        continue;
-      }
-      if (this.#closed) {
-        closeQuietly(conn);
-        break;
-      }
-      this.#upgrade(conn);
-    }
+    await acceptLoop(this.#inner, {
+      closed: () => this.#closed,
+      log: this.#log,
+      onConn: (conn) => this.#upgrade(conn),
+    });
     // The inner listener is gone: nobody will accept again.
     this.close();
   }

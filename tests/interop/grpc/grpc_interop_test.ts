@@ -14,7 +14,7 @@ import type { ServerTLSConfig } from "../../../transports/types.ts";
 import { generateCertificate } from "../../../transports/tls/mod.ts";
 import { GrpcDialer, type GrpcListener, listenGrpc, parseDialerMetadata } from "../../../transports/grpc/mod.ts";
 import { echoRoundTrip, pattern, serve, sha256 } from "../../../transports/ws/_testing.ts";
-import { hasNginx, startNginxGrpc } from "./_nginx.ts";
+import { hasNginx, startNginx } from "../../e2e/_nginx.ts";
 
 const PYTHON = "/usr/bin/python3";
 const HERE = new URL(".", import.meta.url).pathname;
@@ -178,7 +178,8 @@ for (const c of NGINX_CASES) {
       const files = await certFiles();
       const ln = await listen({ grpcInsecure: !c.up });
       const srv = serve(ln);
-      const nginx = await startNginxGrpc({
+      const nginx = await startNginx({
+        mode: "grpc",
         upstream: addr(ln),
         upstreamTls: c.up,
         tls: c.front ? await tls() : undefined,

@@ -1,5 +1,6 @@
 /**
- * The HPACK/QPACK Huffman code (RFC 7541 §5.2 and Appendix B).
+ * The HPACK/QPACK Huffman code (RFC 7541 §5.2 and Appendix B), shared by the
+ * HTTP/2 HPACK coder (`h2/_hpack.ts`) and the HTTP/3 QPACK coder (`_h3/qpack.ts`).
  *
  * Appendix B is a canonical Huffman code: within each code length, codes
  * are consecutive in symbol order, and each length starts where the shorter
@@ -152,7 +153,15 @@ export function huffmanEncodedLength(src: Uint8Array): number {
 /** Huffman-codes `src`, padding the last byte with ones (the EOS prefix). */
 export function huffmanEncode(src: Uint8Array): Uint8Array {
   const out = new Uint8Array(huffmanEncodedLength(src));
-  let n = 0;
+  huffmanEncodeInto(src, out, 0);
+  return out;
+}
+
+/**
+ * Huffman-codes `src` into `dst` at `off` (padding as {@linkcode huffmanEncode});
+ * returns the new offset. `dst` must have room for {@linkcode huffmanEncodedLength} bytes.
+ */
+export function huffmanEncodeInto(src: Uint8Array, dst: Uint8Array, off: number): number {
   let acc = 0; // pending bits, at most 7 + 30 (exact in a double)
   let bits = 0;
   for (let i = 0; i < src.length; i++) {
@@ -162,10 +171,10 @@ export function huffmanEncode(src: Uint8Array): Uint8Array {
     while (bits >= 8) {
       bits -= 8;
       const div = 2 ** bits;
-      out[n++] = Math.floor(acc / div) & 0xff;
+      dst[off++] = Math.floor(acc / div) & 0xff;
       acc %= div;
     }
   }
-  if (bits > 0) out[n++] = ((acc << (8 - bits)) | (0xff >> bits)) & 0xff;
-  return out;
+  if (bits > 0) dst[off++] = ((acc << (8 - bits)) | (0xff >> bits)) & 0xff;
+  return off;
 }
