@@ -131,9 +131,25 @@ export async function runToEnd(
   }
 }
 
-/** Ports in LISTEN state on IPv4 or IPv6, from `/proc/net/tcp{,6}`. */
+/**
+ * Ports in LISTEN state on IPv4 or IPv6, from `/proc/net/tcp{,6}`, plus bound
+ * UDP ports from `/proc/net/udp{,6}` (QUIC listeners such as h3 are UDP).
+ */
 export function listeningPorts(): Set<number> {
   const ports = new Set<number>();
+  for (const file of ["/proc/net/udp", "/proc/net/udp6"]) {
+    let text: string;
+    try {
+      text = Deno.readTextFileSync(file);
+    } catch {
+      continue;
+    }
+    // A bound UDP socket has no LISTEN state; state 07 (close) with a local port means bound.
+    for (const line of text.split("\n").slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length > 3 && f[3] === "07") ports.add(parseInt(f[1].split(":").pop()!, 16));
+    }
+  }
   for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
     let text: string;
     try {

@@ -87,7 +87,7 @@ export async function startDost(
 /** Runs dost to completion (e.g. `-O yaml`, `-V`); returns code and output. */
 export async function runDost(
   args: string[],
-  opts: { cwd?: string; stdin?: string; entry?: string } = {},
+  opts: { cwd?: string; stdin?: string; entry?: string; env?: Record<string, string> } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "--unstable-net", "--allow-all", opts.entry ?? MAIN, ...args],
@@ -95,7 +95,7 @@ export async function runDost(
     stdout: "piped",
     stderr: "piped",
     cwd: opts.cwd,
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", ...opts.env },
   }).spawn();
   if (opts.stdin !== undefined) {
     const w = child.stdin.getWriter();
