@@ -7,6 +7,7 @@
 import { assert, assertEquals, assertStringIncludes } from "../assert.ts";
 import { freePort, startDost } from "./_dost.ts";
 import { startEcho, startOrigin } from "./_servers.ts";
+import { seedYaml } from "./_common.ts";
 import { assertNoSecrets, checkProxy, configFile, curl, hasCurl, protocolMatrix, substitute } from "./_h2_common.ts";
 import { hasNginx, startNginx } from "./_nginx.ts";
 import { generateCertificate } from "../../transports/tls/mod.ts";
@@ -62,44 +63,6 @@ for (const insecure of [false, true]) {
   });
 }
 
-const GRPC_SERVER_YAML = (insecure: boolean) =>
-  `services:
-- name: service-0
-  addr: ":8443"
-  handler:
-    type: relay 
-    auth:
-      username: user
-      password: pass
-  listener:
-    type: grpc
-${insecure ? "    metadata:\n      grpcInsecure: true\n" : ""}`;
-
-const GRPC_CLIENT_YAML = (insecure: boolean) =>
-  `services:
-- name: service-0
-  addr: ":8000"
-  handler:
-    type: http
-    chain: chain-0
-  listener:
-    type: tcp
-chains:
-- name: chain-0
-  hops:
-  - name: hop-0
-    nodes:
-    - name: node-0
-      addr: :8443
-      connector:
-        type: relay
-        auth:
-          username: user
-          password: pass
-      dialer:
-        type: grpc
-${insecure ? "        metadata:\n          grpcInsecure: true\n" : ""}`;
-
 Deno.test({
   name: "e2e seed grpc (YAML): relay over grpc, TLS and then grpcInsecure",
   ignore: !hasCurl,
@@ -108,10 +71,24 @@ Deno.test({
     try {
       for (const insecure of [false, true]) {
         const p = freePort(), c = freePort();
-        const server = await startDost(["-C", await configFile(substitute(GRPC_SERVER_YAML(insecure), p))], {
+        const server = await startDost([
+          "-C",
+          await configFile(
+            substitute(seedYaml(`gost -L relay+grpc://user:pass@:8443${insecure ? "?grpcInsecure=true" : ""}`), p),
+          ),
+        ], {
           services: 1,
         });
-        const client = await startDost(["-C", await configFile(substitute(GRPC_CLIENT_YAML(insecure), p, c))], {
+        const client = await startDost([
+          "-C",
+          await configFile(
+            substitute(
+              seedYaml(`gost -L http://:8000 -F relay+grpc://user:pass@:8443${insecure ? "?grpcInsecure=true" : ""}`),
+              p,
+              c,
+            ),
+          ),
+        ], {
           services: 1,
         });
         try {

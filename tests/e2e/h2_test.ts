@@ -7,6 +7,7 @@
 import { assert, assertEquals, assertStringIncludes } from "../assert.ts";
 import { freePort, startDost } from "./_dost.ts";
 import { startOrigin } from "./_servers.ts";
+import { seedYaml } from "./_common.ts";
 import { assertNoSecrets, checkProxy, configFile, curl, hasCurl, protocolMatrix, substitute } from "./_h2_common.ts";
 
 Deno.test({
@@ -52,50 +53,14 @@ Deno.test({
   },
 });
 
-const HTTP2_SERVER_YAML = `services:
-- name: service-0
-  addr: ":8443"
-  handler:
-    type: http2
-    auth:
-      username: user
-      password: pass
-  listener:
-    type: http2
-`;
-
-const HTTP2_CLIENT_YAML = `services:
-- name: service-0
-  addr: ":8000"
-  handler:
-    type: http
-    chain: chain-0
-  listener:
-    type: tcp
-chains:
-- name: chain-0
-  hops:
-  - name: hop-0
-    nodes:
-    - name: node-0
-      addr: :8443
-      connector:
-        type: http2
-        auth:
-          username: user
-          password: pass
-      dialer:
-        type: http2
-`;
-
 Deno.test({
   name: "e2e seed http2 (YAML): the server and client configs of the seed",
   ignore: !hasCurl,
   async fn() {
     const origin = startOrigin();
     const p = freePort(), c = freePort();
-    const sf = await configFile(substitute(HTTP2_SERVER_YAML, p));
-    const cf = await configFile(substitute(HTTP2_CLIENT_YAML, p, c));
+    const sf = await configFile(substitute(seedYaml("gost -L http2://user:pass@:8443"), p));
+    const cf = await configFile(substitute(seedYaml("gost -L http://:8000 -F http2://user:pass@:8443"), p, c));
     const server = await startDost(["-C", sf], { services: 1 });
     const client = await startDost(["-C", cf], { services: 1 });
     try {
@@ -137,44 +102,6 @@ Deno.test({
   },
 });
 
-const H2_SERVER_YAML = (type: string) =>
-  `services:
-- name: service-0
-  addr: ":8443"
-  handler:
-    type: socks5
-    auth:
-      username: user
-      password: pass
-  listener:
-    type: ${type}
-`;
-
-const H2_CLIENT_YAML = (type: string) =>
-  `services:
-- name: service-0
-  addr: ":8000"
-  handler:
-    type: http
-    chain: chain-0
-  listener:
-    type: tcp
-chains:
-- name: chain-0
-  hops:
-  - name: hop-0
-    nodes:
-    - name: node-0
-      addr: :8443
-      connector:
-        type: socks5
-        auth:
-          username: user
-          password: pass
-      dialer:
-        type: ${type}
-`;
-
 Deno.test({
   name: "e2e seed h2/h2c (YAML): listener and dialer type h2, then h2c",
   ignore: !hasCurl,
@@ -183,8 +110,14 @@ Deno.test({
     try {
       for (const type of ["h2", "h2c"]) {
         const p = freePort(), c = freePort();
-        const server = await startDost(["-C", await configFile(substitute(H2_SERVER_YAML(type), p))], { services: 1 });
-        const client = await startDost(["-C", await configFile(substitute(H2_CLIENT_YAML(type), p, c))], {
+        const server = await startDost([
+          "-C",
+          await configFile(substitute(seedYaml(`gost -L socks5+${type}://user:pass@:8443`), p)),
+        ], { services: 1 });
+        const client = await startDost([
+          "-C",
+          await configFile(substitute(seedYaml(`gost -L http://:8000 -F socks5+${type}://user:pass@:8443`), p, c)),
+        ], {
           services: 1,
         });
         try {
