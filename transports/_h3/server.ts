@@ -108,7 +108,13 @@ export async function serveH3(conn: Deno.QuicConn, handler: H3Handler, opts: Ser
         stream.writable.close().catch(() => {});
         continue;
       }
-      nextId = Number(stream.readable.id) + 4;
+      try {
+        nextId = Number(stream.readable.id) + 4;
+      } catch {
+        // The peer already reset the stream and Deno released its resource: nothing to serve.
+        stream.writable.abort().catch(() => {});
+        continue;
+      }
       const ac = new AbortController();
       aborts.add(ac);
       const p = serveStream(h3, stream, handler, info, ac).catch((err) => h3.fail(err)).finally(() => {

@@ -112,7 +112,9 @@ export class H3Listener implements Listener {
     }
   }
 
-  #track(p: Promise<void>): void {
+  #track(served: Promise<void>): void {
+    // A QUIC connection failing in an unexpected way ends that connection only, never the process.
+    const p = served.catch((err) => this.#log.debug(`h3: connection ended: ${errText(err)}`));
     this.#serving.add(p);
     p.finally(() => this.#serving.delete(p));
   }
