@@ -47,6 +47,7 @@ export const PERMISSIONS = [
   "--allow-env",
   "--allow-sys",
   "--allow-run",
+  "--allow-ffi",
 ];
 
 /** Time one target's compile (including its download) may take. */

@@ -7,7 +7,7 @@
  */
 import { splitHostPort } from "../addr.ts";
 import type { Logger } from "../log.ts";
-import { tlsClient } from "../tls/mod.ts";
+import { dialTls } from "../tls/mod.ts";
 import {
   type ClientTLSConfig,
   type Conn,
@@ -49,14 +49,16 @@ export class GrpcDialer implements Dialer {
     this.#pool = new SessionPool(
       "grpc",
       async (addr, raw, signal) => {
-        let conn: Conn = await raw(addr, { signal });
+        let conn: Conn;
         if (byHost) {
-          const tc = await tlsClient(conn, byHost.forAddr(addr), { signal });
+          const tc = await dialTls(addr, raw, byHost.forAddr(addr), { signal });
           if (tc.alpnProtocol && tc.alpnProtocol !== "h2") {
             tc.close();
             throw new HandshakeError(`grpc server at ${addr} chose ALPN "${tc.alpnProtocol}", not h2`);
           }
           conn = tc;
+        } else {
+          conn = await raw(addr, { signal });
         }
         signal.throwIfAborted();
         return new H2Session(conn, { client: true, keepalive, log });

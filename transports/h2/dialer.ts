@@ -6,7 +6,7 @@
  * @module
  */
 import type { Logger } from "../log.ts";
-import { tlsClient } from "../tls/mod.ts";
+import { dialTls } from "../tls/mod.ts";
 import {
   type ClientTLSConfig,
   type Conn,
@@ -52,14 +52,16 @@ export function clientSessionFactory(
   session: Omit<H2SessionOptions, "client" | "log"> = {},
 ) {
   return async (addr: string, raw: RawDial, signal: AbortSignal): Promise<H2Session> => {
-    let conn: Conn = await raw(addr, { signal });
+    let conn: Conn;
     if (tls) {
-      const tc = await tlsClient(conn, tls.forAddr(addr), { signal });
+      const tc = await dialTls(addr, raw, tls.forAddr(addr), { signal });
       if (tc.alpnProtocol && tc.alpnProtocol !== "h2") {
         tc.close();
         throw new HandshakeError(`${name} server at ${addr} chose ALPN "${tc.alpnProtocol}", not HTTP/2`);
       }
       conn = tc;
+    } else {
+      conn = await raw(addr, { signal });
     }
     signal.throwIfAborted();
     return new H2Session(conn, { ...session, client: true, log });

@@ -24,6 +24,9 @@ import {
 import { formatAddr } from "../log.ts";
 import { isIPv4, isIPv6 } from "../addr.ts";
 import { closeQuietly } from "../_io/write_all.ts";
+import { netDial } from "../tcp/dial.ts";
+import { shutdownConn } from "../tcp/sockopt.ts";
+import type { DialOptions, RawDial } from "../types.ts";
 import { ConnDuplex } from "./_duplex.ts";
 
 /** How long a TLS handshake may take. @default 10000 (10 s) */
@@ -141,6 +144,84 @@ function verifyClientCertificate(sock: tls.TLSSocket, cas: X509Certificate[]): v
 }
 
 /**
+ * Server certificate chains (PEM) that `node:tls` handshakes saw, by node,
+ * so later dials to the node can run on `Deno.startTls` (see {@linkcode dialTls}).
+ */
+const pins = new Map<string, string[]>();
+/** Chains `Deno.startTls` refused although `node:tls` took them (e.g. X.509 v1): those stay on `node:tls`. */
+const refusedPins = new Set<string>();
+const MAX_PINS = 1024;
+
+/**
+ * Opens a TLS conn to `addr`: the raw stream, then a client handshake over it.
+ *
+ * GOST's default `secure: false` verifies nothing, which `Deno.startTls`
+ * (rustls, about twice the throughput of `node:tls` over a Duplex) cannot
+ * do. So the first dial to a node runs on `node:tls` and remembers the
+ * chain the server presented; later dials over a first-hop TCP conn pin
+ * that chain in `Deno.startTls` (`caCerts`, host name not checked), which
+ * accepts exactly that server as `node:tls` did. When the pinned handshake
+ * fails (the server's certificate changed, or rustls refuses it) the dial
+ * is made again on `node:tls`, which pins the new chain.
+ */
+export async function dialTls(
+  addr: string,
+  raw: RawDial,
+  cfg: ClientTLSConfig,
+  opts: TlsHandshakeOptions = {},
+): Promise<TlsConn> {
+  const dialOpts: DialOptions = { signal: opts.signal };
+  const pinnable = raw === netDial && !cfg.secure && !cfg.ca && !cfg.cert;
+  const key = `${addr}|${cfg.serverName ?? ""}|${cfg.alpn?.join(",") ?? ""}`;
+  const pin = pinnable ? pins.get(key) : undefined;
+  const conn = await raw(addr, dialOpts);
+  if (pin && isDenoTcpConn(conn)) {
+    try {
+      return await nativeClient(conn, cfg, opts, pin);
+    } catch (err) {
+      if (!(err instanceof HandshakeError) || opts.signal?.aborted) throw err;
+      if (pins.get(key) === pin) pins.delete(key);
+      if (/certificate/i.test(String(err.cause ?? err))) refusedPins.add(pin.join(""));
+      return await dialTls(addr, raw, cfg, opts);
+    }
+  }
+  const tc = await tlsClient(conn, cfg, opts);
+  if (pinnable && tc instanceof NodeTlsConn) {
+    const chain = tc.peerCertificates();
+    if (chain.length > 0 && !refusedPins.has(chain.join(""))) {
+      if (pins.size >= MAX_PINS) pins.clear();
+      pins.set(key, chain);
+    }
+  }
+  return tc;
+}
+
+/** Configs the `Deno.startTls` fast path takes (it can only verify, with the system roots). */
+function verifiesNatively(cfg: ClientTLSConfig): boolean {
+  return cfg.secure && !cfg.ca && !cfg.cert;
+}
+
+/**
+ * The server handshake of a conn from `Deno.listenTls`. On failure the conn
+ * is closed and a {@linkcode HandshakeError} is thrown.
+ */
+export async function nativeServer(conn: Deno.TlsConn, opts: TlsHandshakeOptions = {}): Promise<TlsConn> {
+  const { localAddr, remoteAddr } = conn;
+  // A pending handshake keeps the socket open through close(); shutdown(2) ends it (see sockopt.ts).
+  const cancel = () => {
+    shutdownConn(localAddr, remoteAddr);
+    closeQuietly(conn);
+  };
+  try {
+    const info = await guard(conn.handshake(), opts, cancel);
+    return new NativeTlsConn(conn, info.alpnProtocol);
+  } catch (err) {
+    closeQuietly(conn);
+    throw handshakeError(conn, err);
+  }
+}
+
+/**
  * Runs the client side of a TLS handshake over `conn`. GOST semantics: with
  * `secure: false` nothing is verified unless `ca` is given, in which case the
  * chain is verified against that CA only but the host name is not. On
@@ -148,7 +229,7 @@ function verifyClientCertificate(sock: tls.TLSSocket, cas: X509Certificate[]): v
  */
 export function tlsClient(conn: Conn, cfg: ClientTLSConfig, opts: TlsHandshakeOptions = {}): Promise<TlsConn> {
   const name = cfg.serverName ?? "";
-  if (cfg.secure && !cfg.ca && !cfg.cert && isDenoTcpConn(conn)) return nativeClient(conn, cfg, opts);
+  if (verifiesNatively(cfg) && isDenoTcpConn(conn)) return nativeClient(conn, cfg, opts);
   const isIP = isIPv4(name) || isIPv6(name);
   const duplex = new ConnDuplex(conn);
   const sock = tls.connect({
@@ -164,7 +245,7 @@ export function tlsClient(conn: Conn, cfg: ClientTLSConfig, opts: TlsHandshakeOp
   return handshake(sock, duplex, "secureConnect", conn, opts);
 }
 
-function handshakeError(inner: Conn, err: unknown): HandshakeError {
+function handshakeError(inner: Pick<Conn, "remoteAddr">, err: unknown): HandshakeError {
   const msg = err instanceof Error ? err.message : String(err);
   return new HandshakeError(`TLS handshake with ${formatAddr(inner.remoteAddr)} failed: ${msg}`, { cause: err });
 }
@@ -198,11 +279,12 @@ function guard<T>(work: Promise<T>, opts: TlsHandshakeOptions, cancel: () => voi
   });
 }
 
+/** Waits for `sock` to finish its handshake (`check` may refuse it) and wraps it. */
 function handshake(
   sock: tls.TLSSocket,
   duplex: ConnDuplex,
   event: "secure" | "secureConnect",
-  inner: Conn,
+  inner: Pick<Conn, "localAddr" | "remoteAddr" | "close">,
   opts: TlsHandshakeOptions,
   check?: () => void,
 ): Promise<TlsConn> {
@@ -241,13 +323,23 @@ function handshake(
   );
 }
 
-async function nativeClient(conn: Deno.TcpConn, cfg: ClientTLSConfig, opts: TlsHandshakeOptions): Promise<TlsConn> {
+/**
+ * A `Deno.startTls` client handshake: verified against the system roots, or,
+ * with `pin`, accepting the server whose chain that is whatever its name.
+ */
+async function nativeClient(
+  conn: Deno.TcpConn,
+  cfg: ClientTLSConfig,
+  opts: TlsHandshakeOptions,
+  pin?: string[],
+): Promise<TlsConn> {
   const remote = conn.remoteAddr;
   let tlsConn: Deno.TlsConn | undefined;
   const work = (async () => {
     tlsConn = await Deno.startTls(conn, {
       hostname: cfg.serverName || remote.hostname,
       alpnProtocols: cfg.alpn,
+      ...(pin ? { caCerts: pin, unsafelyDisableHostnameVerification: true } : {}),
     });
     return await tlsConn.handshake();
   })();
@@ -362,6 +454,18 @@ export class NodeTlsConn implements TlsConn {
   }
   get alpnProtocol(): string | null {
     return this.#sock.alpnProtocol || null;
+  }
+
+  /** The chain the peer presented, leaf first, as PEM; empty when it sent none. */
+  peerCertificates(): string[] {
+    const chain: string[] = [];
+    let cert = this.#sock.getPeerCertificate(true) as tls.DetailedPeerCertificate | undefined;
+    while (cert?.raw && chain.length < 8) {
+      chain.push(new X509Certificate(cert.raw).toString());
+      if (!cert.issuerCertificate || cert.issuerCertificate === cert) break;
+      cert = cert.issuerCertificate;
+    }
+    return chain;
   }
 
   #wake(): void {

@@ -2,7 +2,8 @@ import { assert, assertEquals, assertRejects, assertStringIncludes } from "../..
 import { type ClientTLSConfig, ClosedError, type Conn, HandshakeError, type ServerTLSConfig } from "../types.ts";
 import { writeAll } from "../_io/write_all.ts";
 import { generateCertificate } from "./cert.ts";
-import { isDenoTcpConn, NativeTlsConn, tlsClient, type TlsConn, tlsServer } from "./conn.ts";
+import { dialTls, isDenoTcpConn, NativeTlsConn, NodeTlsConn, tlsClient, type TlsConn, tlsServer } from "./conn.ts";
+import { netDial } from "../tcp/dial.ts";
 import { dec, drain, enc, memoryPair, readAll, sendPattern } from "./_test_util.ts";
 
 const selfSigned = await generateCertificate(); // GOST's default: CN=gost.run
@@ -240,5 +241,75 @@ Deno.test("NativeTlsConn: Deno TLS conns as TlsConn, half-close, ALPN", async ()
     }
   } finally {
     ln.close();
+  }
+});
+
+/** A `Deno.listenTls` server on `port` (0: any) that answers each conn's first read with "pong". */
+function pongServer(cert: { cert: string; key: string }, port = 0) {
+  const ln = Deno.listenTls({ hostname: "127.0.0.1", port, ...cert });
+  const served = (async () => {
+    const tasks: Promise<void>[] = [];
+    for await (const c of ln) {
+      tasks.push((async () => {
+        try {
+          const b = new Uint8Array(16);
+          if ((await c.read(b)) !== null) await writeAll(c, enc("pong"));
+          await c.closeWrite();
+          await c.read(b);
+        } catch {
+          // client gone
+        } finally {
+          c.close();
+        }
+      })());
+    }
+    await Promise.all(tasks);
+  })();
+  return { port: (ln.addr as Deno.NetAddr).port, stop: () => (ln.close(), served) };
+}
+
+async function ping(conn: TlsConn): Promise<string> {
+  await writeAll(conn, enc("ping"));
+  await conn.closeWrite();
+  const got = dec(await readAll(conn));
+  conn.close();
+  return got;
+}
+
+Deno.test("dialTls: a first-hop dial pins the chain node:tls saw; later dials run on Deno.startTls", async () => {
+  const srv = pongServer(selfSigned);
+  const addr = `127.0.0.1:${srv.port}`;
+  try {
+    const first = await dialTls(addr, netDial, { secure: false });
+    assert(first instanceof NodeTlsConn, "first dial: node:tls");
+    assertEquals(await ping(first), "pong");
+    const second = await dialTls(addr, netDial, { secure: false });
+    assert(second instanceof NativeTlsConn, "second dial: pinned Deno.startTls");
+    assertEquals(await ping(second), "pong");
+    // Through anything but the first-hop TCP connect (a tunnel), and with secure=true, nothing is pinned.
+    const tunnelled = await dialTls(addr, (a, o) => netDial(a, o), { secure: false });
+    assert(tunnelled instanceof NodeTlsConn);
+    assertEquals(await ping(tunnelled), "pong");
+  } finally {
+    await srv.stop();
+  }
+});
+
+Deno.test("dialTls: a server with a new certificate is reached through node:tls again, then pinned anew", async () => {
+  let srv = pongServer(selfSigned);
+  const port = srv.port;
+  const addr = `127.0.0.1:${port}`;
+  try {
+    assertEquals(await ping(await dialTls(addr, netDial, { secure: false, serverName: "renewed" })), "pong");
+    await srv.stop();
+    srv = pongServer(await generateCertificate(), port);
+    const retried = await dialTls(addr, netDial, { secure: false, serverName: "renewed" });
+    assert(retried instanceof NodeTlsConn, "the stale pin fails; the redial runs on node:tls");
+    assertEquals(await ping(retried), "pong");
+    const pinned = await dialTls(addr, netDial, { secure: false, serverName: "renewed" });
+    assert(pinned instanceof NativeTlsConn, "the new chain is pinned");
+    assertEquals(await ping(pinned), "pong");
+  } finally {
+    await srv.stop();
   }
 });

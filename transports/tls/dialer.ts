@@ -1,6 +1,6 @@
 import { splitHostPort } from "../addr.ts";
 import type { ClientTLSConfig, Conn, Dialer, DialerOptions, DialOptions, RawDial } from "../types.ts";
-import { tlsClient } from "./conn.ts";
+import { dialTls } from "./conn.ts";
 import { parseDialerMetadata, type TlsDialerOptions } from "./metadata.ts";
 
 /** The `tls` dialer: the raw stream, then a TLS client handshake over it. */
@@ -16,9 +16,8 @@ export class TlsDialer implements Dialer {
   }
 
   async dial(addr: string, raw: RawDial, opts: DialOptions = {}): Promise<Conn> {
-    const conn = await raw(addr, opts);
     const cfg = this.#tls.serverName ? this.#tls : this.#forHost(hostOf(addr));
-    return await tlsClient(conn, cfg, { signal: opts.signal, timeout: this.#opts.handshakeTimeout });
+    return await dialTls(addr, raw, cfg, { signal: opts.signal, timeout: this.#opts.handshakeTimeout });
   }
 
   #forHost(host: string | undefined): ClientTLSConfig {

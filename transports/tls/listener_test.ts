@@ -7,6 +7,7 @@ import { generateCertificate } from "./cert.ts";
 import { isDenoTcpConn } from "./conn.ts";
 import { tlsDialer } from "./dialer.ts";
 import { listenTls } from "./listener.ts";
+import { connNoDelay, shutdownConn } from "../tcp/sockopt.ts";
 import { dec, drain, enc, have, quietLogger, readAll, sendPattern } from "./_test_util.ts";
 
 const gostCert = await generateCertificate();
@@ -104,8 +105,14 @@ Deno.test("a silent client and a garbage client do not stall the next client", a
     assertEquals(dec(buf.subarray(0, (await srv.read(buf))!)), "ping");
     conn.close();
     srv.close();
-    // The garbage client is dropped at once, the silent one after the handshake timeout.
-    assertEquals(await garbage.read(new Uint8Array(64)).catch(() => null), null);
+    // The garbage client is dropped at once (after at most a TLS alert), the silent one after the handshake timeout.
+    const drained = async (c: Deno.Conn) => {
+      const b = new Uint8Array(64);
+      let seen = 0;
+      for (let n; (n = await c.read(b).catch(() => null)) !== null;) seen += n;
+      return seen;
+    };
+    assert(await drained(garbage) <= 7, "at most one alert record before the close");
     assertEquals(await silent.read(new Uint8Array(64)).catch(() => null), null);
     const failures = lines.map((l) => JSON.parse(l)).filter((r) => r.msg === "tls handshake failed");
     assertEquals(failures.length, 2);
@@ -309,4 +316,36 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     }
   },
+});
+
+Deno.test("accepted conns have TCP_NODELAY, with and without required client certificates", async () => {
+  for (const cfg of [gostCert, { ...gostCert, ca: ca.cert }] as ServerTLSConfig[]) {
+    const ln = await listen(cfg);
+    try {
+      const accepted = ln.accept();
+      const client = await dialer({ secure: false, ...(cfg.ca ? clientCert : {}) }).dial(
+        `127.0.0.1:${portOf(ln)}`,
+        netDial,
+      );
+      const srv = await accepted;
+      assertEquals(connNoDelay(srv.localAddr, srv.remoteAddr), true);
+      client.close();
+      srv.close();
+    } finally {
+      ln.close();
+    }
+  }
+});
+
+Deno.test("shutdownConn ends a Deno TLS handshake that close() alone leaves pending", async () => {
+  const ln = Deno.listenTls({ hostname: "127.0.0.1", port: 0, ...gostCert });
+  const silent = await Deno.connect({ hostname: "127.0.0.1", port: (ln.addr as Deno.NetAddr).port });
+  const conn = await ln.accept();
+  const handshake = conn.handshake().then(() => "done", () => "failed");
+  assert(shutdownConn(conn.localAddr, conn.remoteAddr));
+  conn.close();
+  assertEquals(await handshake, "failed");
+  assertEquals(await silent.read(new Uint8Array(8)).catch(() => null), null);
+  silent.close();
+  ln.close();
 });

@@ -48,6 +48,7 @@ export { listenTls, TlsListener } from "./listener.ts";
 export { TlsDialer, tlsDialer } from "./dialer.ts";
 export {
   DEFAULT_HANDSHAKE_TIMEOUT,
+  dialTls,
   isDenoTcpConn,
   tlsClient,
   type TlsConn,

@@ -173,8 +173,11 @@ Deno.test("wss listener: a plain-text client and a bad TLS hello are dropped; th
   const srv = serve(ln);
   const addr = addrOf(ln);
   try {
-    assertEquals(await rawExchange(addr, UPGRADE(), true), "");
-    assertEquals(await rawExchange(addr, new Uint8Array([0x16, 0x03, 0x01, 0x00, 0x05, 1, 2, 3, 4, 5]), true), "");
+    // Dropped with at most one TLS alert record (7 bytes), never an HTTP answer.
+    for (const hello of [UPGRADE(), new Uint8Array([0x16, 0x03, 0x01, 0x00, 0x05, 1, 2, 3, 4, 5])]) {
+      const answer = await rawExchange(addr, hello, true);
+      assert(answer.length <= 7 && !answer.includes("HTTP"), `answer ${JSON.stringify(answer)}`);
+    }
     await assertRejects(() => new WsDialer(parseDialerMetadata(new Metadata({}))).dial(addr, netDial), HandshakeError);
     const conn = await new WsDialer(parseDialerMetadata(new Metadata({})), { secure: false }).dial(addr, netDial);
     assertEquals(await echoRoundTrip(conn, enc.encode("tls")), await sha256(enc.encode("tls")));
