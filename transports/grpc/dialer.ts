@@ -51,7 +51,7 @@ export class GrpcDialer implements Dialer {
       async (addr, raw, signal) => {
         let conn: Conn;
         if (byHost) {
-          const tc = await dialTls(addr, raw, byHost.forAddr(addr), { signal });
+          const tc = await dialTls(addr, raw, byHost.forAddr(addr), { signal, learnPin: true });
           if (tc.alpnProtocol && tc.alpnProtocol !== "h2") {
             tc.close();
             throw new HandshakeError(`grpc server at ${addr} chose ALPN "${tc.alpnProtocol}", not h2`);

@@ -54,7 +54,7 @@ export function clientSessionFactory(
   return async (addr: string, raw: RawDial, signal: AbortSignal): Promise<H2Session> => {
     let conn: Conn;
     if (tls) {
-      const tc = await dialTls(addr, raw, tls.forAddr(addr), { signal });
+      const tc = await dialTls(addr, raw, tls.forAddr(addr), { signal, learnPin: true });
       if (tc.alpnProtocol && tc.alpnProtocol !== "h2") {
         tc.close();
         throw new HandshakeError(`${name} server at ${addr} chose ALPN "${tc.alpnProtocol}", not HTTP/2`);

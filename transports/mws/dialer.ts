@@ -61,7 +61,7 @@ export class MwsDialer implements Dialer {
 
   /** `tls` set: `mwss`; unset: `mws`. */
   constructor(opts: MwsDialerOptions, tls?: DialerOptions["tls"], log?: Logger) {
-    this.#ws = new WsDialer(opts, tls, log);
+    this.#ws = new WsDialer(opts, tls, log, true);
     this.#mux = opts.mux;
     this.#log = log;
   }

@@ -43,6 +43,16 @@ export interface TlsHandshakeOptions {
   timeout?: number;
 }
 
+/** Options for {@linkcode dialTls}. */
+export interface DialTlsOptions extends TlsHandshakeOptions {
+  /**
+   * For a long-lived conn (a multiplexed session): when no chain is pinned
+   * for the node yet, learn it on a throwaway `node:tls` handshake first, so
+   * the conn itself runs on `Deno.startTls`. @default false
+   */
+  learnPin?: boolean;
+}
+
 /** A Conn carrying TLS; knows what the handshake agreed on. */
 export interface TlsConn extends Conn {
   /** The ALPN protocol both sides agreed on, or `null`. */
@@ -168,32 +178,41 @@ export async function dialTls(
   addr: string,
   raw: RawDial,
   cfg: ClientTLSConfig,
-  opts: TlsHandshakeOptions = {},
+  opts: DialTlsOptions = {},
 ): Promise<TlsConn> {
   const dialOpts: DialOptions = { signal: opts.signal };
   const pinnable = raw === netDial && !cfg.secure && !cfg.ca && !cfg.cert;
   const key = `${addr}|${cfg.serverName ?? ""}|${cfg.alpn?.join(",") ?? ""}`;
-  const pin = pinnable ? pins.get(key) : undefined;
+  /** A node:tls handshake over a new raw conn; pins the server's chain. */
+  const viaNode = async () => {
+    const tc = await tlsClient(await raw(addr, dialOpts), cfg, opts);
+    if (pinnable && tc instanceof NodeTlsConn) {
+      const chain = tc.peerCertificates();
+      if (chain.length > 0 && !refusedPins.has(chain.join(""))) {
+        if (pins.size >= MAX_PINS) pins.clear();
+        pins.set(key, chain);
+      }
+    }
+    return tc;
+  };
+  if (!pinnable) return await viaNode();
+  if (!pins.has(key)) {
+    const tc = await viaNode();
+    if (!opts.learnPin || !pins.has(key)) return tc;
+    tc.close();
+  }
+  const pin = pins.get(key)!;
   const conn = await raw(addr, dialOpts);
-  if (pin && isDenoTcpConn(conn)) {
-    try {
-      return await nativeClient(conn, cfg, opts, pin);
-    } catch (err) {
-      if (!(err instanceof HandshakeError) || opts.signal?.aborted) throw err;
-      if (pins.get(key) === pin) pins.delete(key);
-      if (/certificate/i.test(String(err.cause ?? err))) refusedPins.add(pin.join(""));
-      return await dialTls(addr, raw, cfg, opts);
-    }
+  if (!isDenoTcpConn(conn)) return await tlsClient(conn, cfg, opts);
+  try {
+    return await nativeClient(conn, cfg, opts, pin);
+  } catch (err) {
+    if (!(err instanceof HandshakeError) || opts.signal?.aborted) throw err;
+    // The server's certificate changed, or rustls refuses one node:tls takes: redial on node:tls.
+    if (pins.get(key) === pin) pins.delete(key);
+    if (/certificate/i.test(String(err.cause ?? err))) refusedPins.add(pin.join(""));
+    return await viaNode();
   }
-  const tc = await tlsClient(conn, cfg, opts);
-  if (pinnable && tc instanceof NodeTlsConn) {
-    const chain = tc.peerCertificates();
-    if (chain.length > 0 && !refusedPins.has(chain.join(""))) {
-      if (pins.size >= MAX_PINS) pins.clear();
-      pins.set(key, chain);
-    }
-  }
-  return tc;
 }
 
 /** Configs the `Deno.startTls` fast path takes (it can only verify, with the system roots). */

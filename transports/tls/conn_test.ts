@@ -268,6 +268,13 @@ function pongServer(cert: { cert: string; key: string }, port = 0) {
   return { port: (ln.addr as Deno.NetAddr).port, stop: () => (ln.close(), served) };
 }
 
+/** Pings over `conn` (closing it), then checks which engine it ran on. */
+async function pingOn(conn: TlsConn, engine: typeof NodeTlsConn | typeof NativeTlsConn, msg?: string) {
+  const ran = conn instanceof engine;
+  assertEquals(await ping(conn), "pong");
+  assert(ran, msg ?? `expected ${engine.name}`);
+}
+
 async function ping(conn: TlsConn): Promise<string> {
   await writeAll(conn, enc("ping"));
   await conn.closeWrite();
@@ -281,22 +288,20 @@ Deno.test("dialTls: a first-hop dial pins the chain node:tls saw; later dials ru
   const addr = `127.0.0.1:${srv.port}`;
   try {
     const first = await dialTls(addr, netDial, { secure: false });
-    assert(first instanceof NodeTlsConn, "first dial: node:tls");
-    assertEquals(await ping(first), "pong");
+    await pingOn(first, NodeTlsConn, "first dial: node:tls");
     const second = await dialTls(addr, netDial, { secure: false });
-    assert(second instanceof NativeTlsConn, "second dial: pinned Deno.startTls");
-    assertEquals(await ping(second), "pong");
+    await pingOn(second, NativeTlsConn, "second dial: pinned Deno.startTls");
     // Through anything but the first-hop TCP connect (a tunnel), and with secure=true, nothing is pinned.
     const tunnelled = await dialTls(addr, (a, o) => netDial(a, o), { secure: false });
-    assert(tunnelled instanceof NodeTlsConn);
-    assertEquals(await ping(tunnelled), "pong");
+    await pingOn(tunnelled, NodeTlsConn);
   } finally {
     await srv.stop();
   }
 });
 
 Deno.test("dialTls: a server with a new certificate is reached through node:tls again, then pinned anew", async () => {
-  let srv = pongServer(selfSigned);
+  // Certificates of their own: pins and refusals are per process.
+  let srv = pongServer(await generateCertificate());
   const port = srv.port;
   const addr = `127.0.0.1:${port}`;
   try {
@@ -304,11 +309,23 @@ Deno.test("dialTls: a server with a new certificate is reached through node:tls 
     await srv.stop();
     srv = pongServer(await generateCertificate(), port);
     const retried = await dialTls(addr, netDial, { secure: false, serverName: "renewed" });
-    assert(retried instanceof NodeTlsConn, "the stale pin fails; the redial runs on node:tls");
-    assertEquals(await ping(retried), "pong");
+    await pingOn(retried, NodeTlsConn, "the stale pin fails; the redial runs on node:tls");
     const pinned = await dialTls(addr, netDial, { secure: false, serverName: "renewed" });
-    assert(pinned instanceof NativeTlsConn, "the new chain is pinned");
-    assertEquals(await ping(pinned), "pong");
+    await pingOn(pinned, NativeTlsConn, "the new chain is pinned");
+  } finally {
+    await srv.stop();
+  }
+});
+
+Deno.test("dialTls learnPin: a long-lived conn learns the chain on a throwaway handshake and runs on Deno.startTls", async () => {
+  const srv = pongServer(await generateCertificate());
+  try {
+    const conn = await dialTls(`127.0.0.1:${srv.port}`, netDial, { secure: false, serverName: "learn" }, {
+      learnPin: true,
+    });
+    const native = conn instanceof NativeTlsConn;
+    assertEquals(await ping(conn), "pong");
+    assert(native, "the conn runs on Deno.startTls");
   } finally {
     await srv.stop();
   }

@@ -17,7 +17,11 @@ export class TlsDialer implements Dialer {
 
   async dial(addr: string, raw: RawDial, opts: DialOptions = {}): Promise<Conn> {
     const cfg = this.#tls.serverName ? this.#tls : this.#forHost(hostOf(addr));
-    return await dialTls(addr, raw, cfg, { signal: opts.signal, timeout: this.#opts.handshakeTimeout });
+    return await dialTls(addr, raw, cfg, {
+      signal: opts.signal,
+      timeout: this.#opts.handshakeTimeout,
+      learnPin: this.#opts.learnPin,
+    });
   }
 
   #forHost(host: string | undefined): ClientTLSConfig {

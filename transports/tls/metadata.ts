@@ -19,6 +19,8 @@ export interface TlsListenerOptions {
 export interface TlsDialerOptions {
   /** Handshake timeout in milliseconds. @default 10000 */
   handshakeTimeout: number;
+  /** Conns are long-lived sessions: learn the server's chain first (see `dialTls`). @default false */
+  learnPin?: boolean;
 }
 
 function positive(v: number | undefined, fallback: number): number {

@@ -49,6 +49,7 @@ export { TlsDialer, tlsDialer } from "./dialer.ts";
 export {
   DEFAULT_HANDSHAKE_TIMEOUT,
   dialTls,
+  type DialTlsOptions,
   isDenoTcpConn,
   tlsClient,
   type TlsConn,

@@ -19,10 +19,13 @@ export class WsDialer implements Dialer {
   readonly #tls: TlsDialer | undefined;
   readonly #log: Logger | undefined;
 
-  /** `tls` set: `wss` (TLS under the WebSocket, GOST's TLS semantics); unset: `ws`. */
-  constructor(opts: WsDialerOptions, tls?: ClientTLSConfig, log?: Logger) {
+  /**
+   * `tls` set: `wss` (TLS under the WebSocket, GOST's TLS semantics); unset: `ws`.
+   * `sessions`: each WebSocket carries a long-lived session (mws, mwss).
+   */
+  constructor(opts: WsDialerOptions, tls?: ClientTLSConfig, log?: Logger, sessions = false) {
     this.#opts = opts;
-    this.#tls = tls ? new TlsDialer(tls, { handshakeTimeout: opts.handshakeTimeout }) : undefined;
+    this.#tls = tls ? new TlsDialer(tls, { handshakeTimeout: opts.handshakeTimeout, learnPin: sessions }) : undefined;
     this.#log = log;
   }
 
