@@ -93,7 +93,9 @@ const picked = new Set<number>();
  */
 export function freePort(): number {
   for (let i = 0; i < 200; i++) {
-    const port = 20000 + Math.floor(Math.random() * 12768);
+    // Test files run as parallel processes, each with its own `picked`: give each process
+    // (by pid) one of 8 slices of the range, so two rarely race for the same free port.
+    const port = 20000 + (Deno.pid % 8) * 1596 + Math.floor(Math.random() * 1596);
     // Never hand the same port out twice in one process (it may not be bound yet).
     if (picked.has(port)) continue;
     picked.add(port);

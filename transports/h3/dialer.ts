@@ -38,6 +38,9 @@ import { certificateHash, probeCertificate } from "./_probe.ts";
 import { type H3DialerOptions, parseDialerMetadata } from "./metadata.ts";
 
 /** PHT sessions sharing one QUIC connection at most. @default 25 */
+
+/** Largest payload of one PHT POST over HTTP/3 (a 683 KiB base64 line; dost and GOST servers take 1 MiB+). */
+export const H3_MAX_PUSH_PAYLOAD = 512 * 1024;
 export const SESSIONS_PER_CONNECTION = 25;
 /**
  * How long the first request of a session may take on a connection that is
@@ -161,6 +164,8 @@ export class H3Dialer implements Dialer {
       header: o.header,
       // One push at a time: concurrent request streams may reach the server's handler out of order.
       pushWindow: 1,
+      // Each POST costs a round trip: larger ones (writes gather while one is out) carry more per trip.
+      maxPushPayload: H3_MAX_PUSH_PAYLOAD,
       readTimeout: o.readTimeout,
       timeout: reused ? Math.min(o.handshakeTimeout, REUSED_TIMEOUT) : o.handshakeTimeout,
       addrs: () => addrs,

@@ -16,7 +16,9 @@
  * one base64 line ending in `\n`. With `pushWindow` > 1 that many POSTs
  * are in flight (the fetcher must keep call order — HTTP/1.1 pipelining on
  * one connection does); a `write` resolves once its POST is under way, and
- * a failed POST fails the next `write` (and `closeWrite`).
+ * a failed POST fails the next `write` (and `closeWrite`). While the window
+ * is full, writes gather (up to `maxPushPayload` bytes) into the next POST:
+ * fewer, larger POSTs where each one costs a round trip.
  *
  * Closing: `closeWrite()` sends the close signal (an empty POST) after the
  * writes and keeps reading: a dost server treats it as a half-close and
@@ -189,6 +191,18 @@ async function readText(res: Response, max: number, signal?: AbortSignal): Promi
   return new TextDecoder().decode(all.subarray(0, Math.min(size, max)));
 }
 
+function concat(parts: Uint8Array[]): Uint8Array {
+  let size = 0;
+  for (const p of parts) size += p.length;
+  const all = new Uint8Array(size);
+  let off = 0;
+  for (const p of parts) {
+    all.set(p, off);
+    off += p.length;
+  }
+  return all;
+}
+
 /** Reads and drops a response body (an unexpected body on a push answer). */
 async function discard(res: Response): Promise<void> {
   if (!res.body) return;
@@ -230,6 +244,9 @@ export class PhtClientConn implements Conn {
   readonly #pulling: Promise<void>;
   // write side
   readonly #inflight: Promise<void>[] = [];
+  /** Bytes written while the push window was full, for the next POST. */
+  readonly #gathered: Uint8Array[] = [];
+  #gatheredBytes = 0;
   #writeError: unknown;
   #writeClosed = false;
   #closePost: Promise<void> | undefined;
@@ -380,25 +397,47 @@ export class PhtClientConn implements Conn {
   // ---- writing ----
 
   async write(p: Uint8Array): Promise<number> {
-    if (this.#closed) throw new ClosedError("PHT session closed");
-    if (this.#writeClosed) throw new Deno.errors.BrokenPipe("Write after closeWrite on a PHT session");
-    if (this.#writeError !== undefined) throw this.#writeError;
-    if (p.length === 0) return 0;
-    const n = Math.min(p.length, this.#maxPush);
-    const body = encodeLine(n === p.length ? p : p.subarray(0, n));
-    while (this.#inflight.length >= this.#window) {
-      await this.#inflight[0];
-      if (this.#writeError !== undefined) throw this.#writeError;
+    for (;;) {
       if (this.#closed) throw new ClosedError("PHT session closed");
+      if (this.#writeClosed) throw new Deno.errors.BrokenPipe("Write after closeWrite on a PHT session");
+      if (this.#writeError !== undefined) throw this.#writeError;
+      if (p.length === 0) return 0;
+      if (this.#inflight.length < this.#window && this.#gatheredBytes === 0) {
+        const n = Math.min(p.length, this.#maxPush);
+        this.#startPush(encodeLine(n === p.length ? p : p.subarray(0, n)));
+        return n;
+      }
+      const room = this.#maxPush - this.#gatheredBytes;
+      if (room > 0) {
+        // The caller reuses its buffer: keep a copy until the gathered POST goes out.
+        const n = Math.min(p.length, room);
+        this.#gathered.push(p.slice(0, n));
+        this.#gatheredBytes += n;
+        return n;
+      }
+      if (this.#inflight.length === 0) this.#flushGathered();
+      else await this.#inflight[0];
     }
+  }
+
+  #startPush(body: Uint8Array): void {
     const t = this.#push(body).catch((err) => {
       this.#writeError ??= err;
     }).finally(() => {
       const i = this.#inflight.indexOf(t);
       if (i >= 0) this.#inflight.splice(i, 1);
+      this.#flushGathered();
     });
     this.#inflight.push(t);
-    return n;
+  }
+
+  /** Sends what writes gathered while the window was full, as one POST. */
+  #flushGathered(): void {
+    if (this.#gatheredBytes === 0 || this.#inflight.length >= this.#window) return;
+    const parts = this.#gathered.splice(0);
+    this.#gatheredBytes = 0;
+    if (this.#writeError !== undefined || this.#closed) return;
+    this.#startPush(encodeLine(parts.length === 1 ? parts[0] : concat(parts)));
   }
 
   async #push(body: Uint8Array | null): Promise<void> {
@@ -421,7 +460,7 @@ export class PhtClientConn implements Conn {
   }
 
   async #sendClose(): Promise<void> {
-    await Promise.allSettled(this.#inflight);
+    while (this.#inflight.length > 0) await Promise.allSettled(this.#inflight);
     try {
       await this.#push(null);
     } catch (err) {

@@ -460,3 +460,43 @@ Deno.test("pht: closing the listener drains live sessions; dialer.close() ends i
   }
   assertEquals(ln.connections, 0);
 });
+
+Deno.test("pht client: writes made while a POST is out gather, in order, into the next POST", async () => {
+  const bodies: string[] = [];
+  let releaseFirst!: () => void;
+  const firstHeld = new Promise<void>((r) => (releaseFirst = r));
+  const pullAc = new AbortController();
+  const fetcher = async (req: Request): Promise<Response> => {
+    if (req.method === "GET") {
+      // A pull that stays open and silent until the test ends it.
+      const body = new ReadableStream<Uint8Array>({
+        start(ctrl) {
+          pullAc.signal.addEventListener("abort", () => ctrl.close(), { once: true });
+        },
+      });
+      return new Response(body, { status: 200 });
+    }
+    const text = await req.text();
+    if (text) bodies.push(new TextDecoder().decode(Uint8Array.from(atob(text.trim()), (c) => c.charCodeAt(0))));
+    if (bodies.length === 1) await firstHeld;
+    return new Response(null, { status: 200 });
+  };
+  const client = new PhtClient(fetcher, { url: "http://pht.test", mode: "lazy", maxPushPayload: 8 });
+  const conn = await client.connect();
+  assertEquals(await conn.write(enc.encode("one")), 3); // goes out at once, and is held
+  const buf = enc.encode("two");
+  assertEquals(await conn.write(buf), 3);
+  buf.set(enc.encode("XXX")); // the caller reuses its buffer: the gathered copy must not change
+  assertEquals(await conn.write(enc.encode("three")), 5);
+  // 8 bytes gathered = maxPushPayload: the next write waits for the held POST.
+  let fourthDone = false;
+  const fourth = conn.write(enc.encode("four")).then((n) => (fourthDone = true, n));
+  await delay(20);
+  assert(!fourthDone, "a write beyond the gathered limit waits");
+  releaseFirst();
+  assertEquals(await fourth, 4);
+  await conn.closeWrite();
+  pullAc.abort();
+  conn.close();
+  assertEquals(bodies, ["one", "twothree", "four"]);
+});
