@@ -28,19 +28,19 @@
  * with TCP_NODELAY, and 0.1 ms for a `Deno.startTls` client (the option set
  * on the TcpConn survives the upgrade).
  *
- * Decision:
- * - Listener: (b) over `Deno.listen` + TCP_NODELAY. (a) is ~2x faster in bulk
- *   but adds 40 ms stalls to request/response traffic, and cannot require
- *   client certificates.
- * - Dialer / `tlsClient`: (a) `Deno.startTls` when the raw conn is a Deno TCP
- *   conn, `secure` is set, and there is no private CA and no client
- *   certificate; (b) otherwise. (a) cannot skip verification per connection
- *   (only the process-wide `--unsafely-ignore-certificate-errors`), its
- *   `caCerts` add to the system roots instead of replacing them (so CA pinning
- *   with `unsafelyDisableHostnameVerification` would trust any public CA), and
- *   `startTls` takes no client certificate. GOST's default (`secure=false`)
- *   therefore runs on (b).
- * - Over any other Conn (tunnels, TLS in TLS): (b).
+ * Decision (revised 2026-11-22, see docs/benchmarks.md):
+ * - Listener: (a) `Deno.listenTls`, with TCP_NODELAY set on the listening
+ *   socket through libc so accepted conns inherit it (`tcp/sockopt.ts`), and
+ *   `shutdown(2)` to end handshakes that time out. (b) over `Deno.listen` +
+ *   TCP_NODELAY when client certificates are required or FFI is not allowed.
+ * - Dialer (`dialTls`): over a first-hop TCP conn, (a) `Deno.startTls` —
+ *   verified with the system roots when `secure` is set, otherwise pinned to
+ *   the chain an earlier (b) handshake with the same node saw (its only
+ *   trust anchors, host name unchecked: the same acceptance as GOST's
+ *   `secure=false`). (b) for the first dial to a node, with a private CA or
+ *   a client certificate, and over any other Conn (tunnels, TLS in TLS).
+ *   (c) is still out: in Deno 2.9.6 its `pause()`/`resume()` loses the end
+ *   of stream, so it cannot apply backpressure.
  *
  * @module
  */
