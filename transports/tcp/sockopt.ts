@@ -118,11 +118,6 @@ export function setListenerNoDelay(ln: Deno.Listener): boolean {
   }
 }
 
-/** True when {@linkcode setListenerNoDelay} and {@linkcode shutdownConn} can work here. */
-export function socketOptionsAvailable(): boolean {
-  return openLibc() !== null;
-}
-
 /** The descriptor of the connected socket with these addresses, or null. */
 function connFd(c: Libc, local: Deno.Addr, remote: Deno.Addr): number | null {
   if (local.transport !== "tcp" || remote.transport !== "tcp") return null;
