@@ -1,9 +1,13 @@
 import type { Conn } from "../types.ts";
+import { setImmediate } from "node:timers";
 import { closeQuietly, writeAll } from "./write_all.ts";
+
+/** A bulk copy lets reads of less than this collect for one event-loop turn before writing them. */
+const COALESCE = 64 * 1024;
 
 /** Buffer size a copy starts with; small so idle conns cost little. */
 export const SMALL_BUFFER = 16 * 1024;
-/** Buffer size a copy grows to once a read fills the small one (bulk transfer). */
+/** Ring size a copy grows to once a read fills the small buffer (bulk transfer). */
 export const LARGE_BUFFER = 256 * 1024;
 
 /** What a finished relay moved. */
@@ -18,10 +22,14 @@ export interface PipeResult {
 
 /**
  * Copies `src` into `dst` until end of stream, then half-closes `dst`.
- * Resolves to the byte count; rejects on a read or write error.
+ * Resolves to the byte count; rejects on a read or write error (the caller
+ * closes both conns then, which also ends a read still in flight).
+ *
+ * A plain read-then-write loop until the first read fills its small buffer;
+ * then {@linkcode ringCopy}.
  */
 export async function copy(src: Conn, dst: Conn, progress?: (n: number) => void): Promise<number> {
-  let buf = new Uint8Array(SMALL_BUFFER);
+  const buf = new Uint8Array(SMALL_BUFFER);
   let total = 0;
   for (;;) {
     const n = await src.read(buf);
@@ -29,7 +37,10 @@ export async function copy(src: Conn, dst: Conn, progress?: (n: number) => void)
     await writeAll(dst, n === buf.length ? buf : buf.subarray(0, n));
     total += n;
     progress?.(n);
-    if (n === buf.length && buf.length < LARGE_BUFFER) buf = new Uint8Array(LARGE_BUFFER);
+    if (n === buf.length) {
+      total += await ringCopy(src, dst, progress);
+      break;
+    }
   }
   try {
     await dst.closeWrite();
@@ -38,6 +49,85 @@ export async function copy(src: Conn, dst: Conn, progress?: (n: number) => void)
     closeQuietly(dst);
   }
   return total;
+}
+
+/**
+ * Bulk copy through a ring buffer, reading and writing at once: a read is
+ * kept in flight while the previous bytes are written, and every write takes
+ * all that arrived meanwhile. Sources that return little per read (a TLS
+ * conn gives one 16 KiB record per read) are thus written in large pieces,
+ * which saves most of the write calls and the peer's wake-ups. Stops at end
+ * of stream (the ring drained) or on the first error; backpressure is the
+ * ring: reading waits while it is full.
+ */
+async function ringCopy(src: Conn, dst: Conn, progress?: (n: number) => void): Promise<number> {
+  const ring = new Uint8Array(LARGE_BUFFER);
+  const size = ring.length;
+  // Absolute byte counts; `filled - written` bytes wait in the ring.
+  let filled = 0;
+  let written = 0;
+  let ended = false;
+  let failed = false;
+  let yielded = false;
+  let wakeReader: (() => void) | null = null;
+  let wakeWriter: (() => void) | null = null;
+  const wake = (f: (() => void) | null) => f?.();
+
+  const reading = (async () => {
+    try {
+      while (!failed) {
+        if (filled - written === size) {
+          await new Promise<void>((r) => (wakeReader = r));
+          continue;
+        }
+        const at = filled % size;
+        const room = Math.min(size - at, size - (filled - written));
+        const n = await src.read(ring.subarray(at, at + room));
+        if (n === null) break;
+        filled += n;
+        const w = wakeWriter;
+        wakeWriter = null;
+        wake(w);
+      }
+    } finally {
+      ended = true;
+      const w = wakeWriter;
+      wakeWriter = null;
+      wake(w);
+    }
+  })();
+
+  try {
+    for (;;) {
+      if (filled === written) {
+        if (ended) break;
+        await new Promise<void>((r) => (wakeWriter = r));
+        continue;
+      }
+      if (filled - written < COALESCE && !ended && !yielded) {
+        // Let reads that are already possible land first (one event-loop turn), so the write takes them too.
+        yielded = true;
+        await new Promise<void>((r) => setImmediate(r));
+        continue;
+      }
+      yielded = false;
+      const at = written % size;
+      const n = Math.min(size - at, filled - written);
+      await writeAll(dst, ring.subarray(at, at + n));
+      written += n;
+      progress?.(n);
+      const r = wakeReader;
+      wakeReader = null;
+      wake(r);
+    }
+  } catch (err) {
+    failed = true;
+    wake(wakeReader);
+    reading.catch(() => {});
+    throw err;
+  }
+  await reading; // rethrows a read error
+  return written;
 }
 
 /**

@@ -15,7 +15,7 @@ import { closeQuietly, writeAll } from "../_io/write_all.ts";
 import type { Logger } from "../log.ts";
 import { type Addr, ClosedError, type Conn } from "../types.ts";
 import { Queue } from "../_mux/queue.ts";
-import { giveBuffer, takeBuffer } from "../_mux/pool.ts";
+import { giveBuffer, SizeClasses, takeBuffer } from "../_mux/pool.ts";
 import {
   CONTINUATION,
   DATA,
@@ -56,7 +56,7 @@ import {
   windowUpdateFrame,
 } from "./_frame.ts";
 import { type HeaderField, HpackDecoder, HpackEncoder, HpackError } from "./_hpack.ts";
-import { H2Stream, type StreamHost, WRITE_CHUNK } from "./_stream.ts";
+import { H2Stream, type StreamHost } from "./_stream.ts";
 
 /** Receive window per stream we advertise (SETTINGS_INITIAL_WINDOW_SIZE). @default 1 MiB (Go's server uses 1 MiB) */
 export const DEFAULT_STREAM_WINDOW = 1 << 20;
@@ -84,8 +84,8 @@ export const DEFAULT_MAX_HEADER_LIST_SIZE = 64 * 1024;
 const READ_BUFFER_SIZE = 256 * 1024;
 /** Control frames and small frames are batched into one write up to this size. */
 const BATCH_SIZE = 64 * 1024;
-/** Pooled buffer size for one `write()` chunk with its frame headers (16 KiB frames at worst). */
-const POOLED_SIZE = WRITE_CHUNK + FRAME_HEADER_SIZE * Math.ceil(WRITE_CHUNK / MIN_MAX_FRAME_SIZE);
+/** Recycled buffers for DATA chunks with their frame headers (at most 16 frames of 9 bytes per 256 KiB chunk). */
+const DATA_BUFFERS = new SizeClasses(1024);
 /** How long a GOAWAY for a fatal error gets to reach the peer before the transport closes. */
 const GOAWAY_FLUSH_TIMEOUT = 1000;
 
@@ -271,12 +271,8 @@ export class H2Session {
       maxFrameSize: () => this.#peerMaxFrameSize,
       connWindow: () => this.#connSendWindow,
       spendConnWindow: (n) => (this.#connSendWindow -= n),
-      // Big chunks come from a shared pool and go back once written.
-      alloc: (
-        n,
-      ) => (n * 2 > POOLED_SIZE && n <= POOLED_SIZE
-        ? new Uint8Array(takeBuffer(POOLED_SIZE), 0, n)
-        : new Uint8Array(n)),
+      // DATA chunks come from a shared pool and go back once written.
+      alloc: (n) => DATA_BUFFERS.alloc(n),
       sendData: (buf, owner, payload) => this.#queueData({ buf, owner, payload: payload ?? 0, app: true }),
       sendHeaders: (id, headers, endStream) => this.#queueHeaders(id, headers, endStream),
       sendReset: (id, code) => this.#queueData({ buf: rstStreamFrame(id, code), payload: 0 }),
@@ -470,20 +466,21 @@ export class H2Session {
         if (batch.length === 1) {
           await writeAll(conn, batch[0].buf);
         } else {
-          const all = new Uint8Array(size);
+          const backing = takeBuffer(BATCH_SIZE);
+          const all = new Uint8Array(backing, 0, size);
           let at = 0;
           for (const o of batch) {
             all.set(o.buf, at);
             at += o.buf.length;
           }
           await writeAll(conn, all);
+          giveBuffer(backing);
         }
         for (const o of batch) {
           // gRPC's ping policy: data or headers from the server reset the client's strikes.
           if (o.app) this.#resetStrikes = true;
           if (o.owner) {
-            const ab = o.buf.buffer as ArrayBuffer;
-            if (ab.byteLength === POOLED_SIZE) giveBuffer(ab);
+            DATA_BUFFERS.free(o.buf);
             o.owner._written(o.payload);
           }
         }
@@ -559,6 +556,8 @@ export class H2Session {
     let dataState: DataState | null = null;
     let headerState: HeaderState | null = null;
     let prefaceLeft = this.#client ? 0 : PREFACE.length;
+    /** Where the next transport read goes instead of `buf`: a stream's pending read. */
+    let direct: Uint8Array | null = null;
     try {
       for (;;) {
         if (start === end) {
@@ -568,11 +567,17 @@ export class H2Session {
           end -= start;
           start = 0;
         }
-        const n = await conn.read(buf.subarray(end));
+        const n = await conn.read(direct ?? buf.subarray(end));
         if (this.#closed) return;
         if (n === null) throw new Deno.errors.UnexpectedEof("HTTP/2 connection closed by peer");
-        end += n;
         this.#lastFrameAt = performance.now();
+        if (direct) {
+          direct = null;
+          dataState!.data -= n;
+          dataState!.stream!._directDone(n);
+        } else {
+          end += n;
+        }
 
         if (prefaceLeft > 0) {
           const m = Math.min(prefaceLeft, end - start);
@@ -652,10 +657,15 @@ export class H2Session {
             this.#onFrame(type, flags, id, payload);
           }
         }
+        // End of a parse pass. Inside a DATA frame (every byte read so far was delivered), the rest
+        // of its payload is read straight into the stream's pending read: one copy less per byte.
+        const ds = dataState;
+        direct = ds?.stream && ds.data > 0 ? ds.stream._directTarget(ds.data) : null;
+        // Other partly filled reads go to the application now.
         const list = this.#scheduled;
         if (list.length > 0) {
           this.#scheduled = [];
-          for (const s of list) s._flushRead();
+          for (const s of list) if (!direct || s !== ds!.stream) s._flushRead();
         }
         if (buf.length > READ_BUFFER_SIZE && end - start <= READ_BUFFER_SIZE) {
           // Back to the normal buffer after a large control frame.

@@ -1,6 +1,6 @@
 import { assert, assertEquals, assertRejects } from "../../tests/assert.ts";
 import { writeAll } from "../_io/write_all.ts";
-import { pattern, readAll, readExactly, sha256 } from "../_mux/test_util.ts";
+import { delay, pattern, readAll, readExactly, sha256 } from "../_mux/test_util.ts";
 import { ClosedError } from "../types.ts";
 import {
   CONTINUATION,
@@ -10,6 +10,7 @@ import {
   FLAG_END_HEADERS,
   FLAG_END_STREAM,
   FLAG_PADDED,
+  frameBytes,
   getU32,
   GOAWAY,
   HEADERS,
@@ -530,5 +531,106 @@ Deno.test("h2 session: the client preface goes first, SETTINGS are ACKed, a 1xx 
     c.close();
     peer.close();
     await c.done;
+  }
+});
+
+/** A server session fed by a raw client that has opened stream `ids` with CONNECT. */
+async function rawServer(onStream: (st: H2Stream) => void) {
+  const [a, b] = await tcpPair();
+  const session = new H2Session(b, { client: false, onStream });
+  const peer = new RawPeer(a);
+  await peer.clientPreface();
+  const open = async (id: number) => {
+    await peer.frame(HEADERS, FLAG_END_HEADERS, id, new HpackEncoder().encode(CONNECT));
+    await delay(20); // the stream's reader is waiting before any DATA comes
+  };
+  const close = async () => {
+    session.close();
+    peer.close();
+    await session.done;
+  };
+  return { session, peer, open, close };
+}
+
+Deno.test("h2 session: the rest of a DATA frame that arrives in pieces goes straight into the waiting read", async () => {
+  const reads: number[] = [];
+  const chunks: Uint8Array[] = [];
+  let finished!: () => void;
+  const done = new Promise<void>((r) => (finished = r));
+  const t = await rawServer(async (st) => {
+    st.respond([[":status", "200"]]);
+    const buf = new Uint8Array(64 * 1024);
+    for (let n; (n = await st.read(buf)) !== null;) {
+      reads.push(n);
+      chunks.push(buf.slice(0, n));
+    }
+    finished();
+  });
+  try {
+    await t.open(1);
+    const data = pattern(40_000, 7);
+    const frame = frameBytes(DATA, FLAG_END_STREAM, 1, data);
+    await t.peer.send(frame.subarray(0, 9 + 10));
+    await delay(20);
+    await t.peer.send(frame.subarray(9 + 10));
+    await done;
+    const got = new Uint8Array(reads.reduce((a, b) => a + b, 0));
+    chunks.reduce((at, c) => (got.set(c, at), at + c.length), 0);
+    assertEquals(await sha256(got), await sha256(data));
+    // Without the direct read the first 10 bytes would be handed out alone.
+    assert(reads[0] > 10, `reads: ${reads}`);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("h2 session: a stream closed while its frame is read straight into its buffer; the session goes on", async () => {
+  const streams = new Map<number, H2Stream>();
+  const t = await rawServer((st) => {
+    st.respond([[":status", "200"]]);
+    streams.set(st.id, st);
+  });
+  try {
+    await t.open(1);
+    const s1 = streams.get(1)!;
+    const buf = new Uint8Array(64 * 1024);
+    const first = s1.read(buf);
+    const frame = frameBytes(DATA, 0, 1, pattern(50_000, 8));
+    await t.peer.send(frame.subarray(0, 9 + 10));
+    await delay(20);
+    s1.close(); // the session is waiting for the rest of the frame
+    assertEquals(await first, 10, "the bytes that had arrived are handed out");
+    assertEquals(buf.subarray(0, 10), pattern(50_000, 8).subarray(0, 10));
+    await t.peer.send(frame.subarray(9 + 10));
+    // The rest of the frame is dropped; another stream works as before.
+    await t.open(3);
+    const s3 = streams.get(3)!;
+    await t.peer.frame(DATA, FLAG_END_STREAM, 3, enc.encode("still here"));
+    assertEquals(dec.decode(await readAll(s3)), "still here");
+    assert(!t.session.closed);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("h2 session: data nobody reads yet is kept across pooled blocks and read back intact in odd sizes", async () => {
+  let stream!: H2Stream;
+  const t = await rawServer((st) => {
+    st.respond([[":status", "200"]]);
+    stream = st;
+  });
+  try {
+    await t.open(1);
+    const data = pattern(300_001, 9);
+    // Uneven frames, none read until all arrived.
+    for (let at = 0; at < data.length;) {
+      const n = Math.min(data.length - at, 1 + ((at * 7) % 40_000));
+      await t.peer.frame(DATA, at + n === data.length ? FLAG_END_STREAM : 0, 1, data.subarray(at, at + n));
+      at += n;
+    }
+    await delay(50);
+    assertEquals(await sha256(await readAll(stream, 7777)), await sha256(data));
+  } finally {
+    await t.close();
   }
 });

@@ -6,11 +6,16 @@
  */
 import { type Addr, ClosedError, type Conn } from "../types.ts";
 import { Queue } from "../_mux/queue.ts";
+import { giveBuffer, takeBuffer } from "../_mux/pool.ts";
 import { ErrorCode, errorName, FLAG_END_STREAM, FRAME_HEADER_SIZE, putFrameHeader } from "./_frame.ts";
 import type { HeaderField } from "./_hpack.ts";
 
 /** Most payload one `write()` puts into one queued buffer (split into frames of the peer's maximum size). */
 export const WRITE_CHUNK = 256 * 1024;
+/** Smallest free space in a pending read for the session to read DATA into it directly. */
+const DIRECT_READ_MIN = 16 * 1024;
+/** Size of the pooled blocks that hold DATA no read was waiting for. */
+const RECV_BLOCK = 64 * 1024;
 
 /**
  * What a stream needs from its session (kept as a private object so the
@@ -85,10 +90,17 @@ export class H2Stream implements Conn {
   #gotResponse = false;
 
   // Receive side. Invariant: a read is pending only while nothing is buffered.
-  readonly #chunks = new Queue<Uint8Array>();
-  #chunkOff = 0;
+  // Buffered DATA sits in pooled blocks: every block but the last is full.
+  readonly #blocks = new Queue<Uint8Array>();
+  #tail: Uint8Array | null = null;
+  /** Read offset in the first block. */
+  #headOff = 0;
+  /** Write offset in the last block. */
+  #tailEnd = 0;
   #buffered = 0;
   #reader: PendingRead | null = null;
+  /** The read whose buffer the session is reading into directly. */
+  #direct: PendingRead | null = null;
   #scheduled = false;
   /** Receive window left for the peer. */
   recvWindow: number;
@@ -291,9 +303,7 @@ export class H2Stream implements Conn {
     this.#closed = true;
     if (this.#buffered > 0) {
       this.#host.consumed(this, this.#buffered);
-      this.#chunks.clear();
-      this.#chunkOff = 0;
-      this.#buffered = 0;
+      this.#dropBuffered();
     }
     this.#failPending(new ClosedError("HTTP/2 stream closed"));
     this.#host.release(this);
@@ -350,20 +360,48 @@ export class H2Stream implements Conn {
   #drainInto(p: Uint8Array): number {
     let n = 0;
     while (n < p.length && this.#buffered > 0) {
-      const chunk = this.#chunks.peek()!;
-      const avail = chunk.length - this.#chunkOff;
-      const take = Math.min(avail, p.length - n);
-      p.set(take === chunk.length ? chunk : chunk.subarray(this.#chunkOff, this.#chunkOff + take), n);
+      const block = this.#blocks.peek()!;
+      const limit = block === this.#tail ? this.#tailEnd : block.length;
+      const take = Math.min(limit - this.#headOff, p.length - n);
+      p.set(block.subarray(this.#headOff, this.#headOff + take), n);
       n += take;
       this.#buffered -= take;
-      if (take === avail) {
-        this.#chunks.shift();
-        this.#chunkOff = 0;
-      } else {
-        this.#chunkOff += take;
+      this.#headOff += take;
+      if (this.#headOff === limit) {
+        // A drained block goes back to the pool at once, so an idle stream holds none.
+        this.#blocks.shift();
+        if (block === this.#tail) this.#tail = null;
+        this.#headOff = 0;
+        giveBuffer(block.buffer as ArrayBuffer);
       }
     }
     return n;
+  }
+
+  /** Appends DATA to the buffered blocks. */
+  #store(data: Uint8Array): void {
+    let off = 0;
+    while (off < data.length) {
+      let tail = this.#tail;
+      if (tail === null || this.#tailEnd === tail.length) {
+        tail = this.#tail = new Uint8Array(takeBuffer(RECV_BLOCK));
+        this.#blocks.push(tail);
+        this.#tailEnd = 0;
+      }
+      const m = Math.min(data.length - off, tail.length - this.#tailEnd);
+      tail.set(m === data.length ? data : data.subarray(off, off + m), this.#tailEnd);
+      this.#tailEnd += m;
+      off += m;
+    }
+    this.#buffered += data.length;
+  }
+
+  #dropBuffered(): void {
+    for (const block of this.#blocks) giveBuffer(block.buffer as ArrayBuffer);
+    this.#blocks.clear();
+    this.#tail = null;
+    this.#headOff = 0;
+    this.#buffered = 0;
   }
 
   #completeRead(): void {
@@ -398,10 +436,40 @@ export class H2Stream implements Conn {
         this.#host.schedule(this);
       }
     }
-    if (off === data.length) return;
-    const rest = data.slice(off);
-    this.#chunks.push(rest);
-    this.#buffered += rest.length;
+    if (off < data.length) this.#store(off === 0 ? data : data.subarray(off));
+  }
+
+  /**
+   * @internal Where the session may read up to `max` more DATA bytes of
+   * this stream straight from the transport: the free part of the pending
+   * read (which may hold bytes of the same frame already), when it is big
+   * enough to be worth a transport read of its own. Null when no read waits.
+   * A non-null answer must be followed by {@linkcode _directDone}.
+   */
+  _directTarget(max: number): Uint8Array | null {
+    const r = this.#reader;
+    if (!r || this.#buffered > 0) return null;
+    const room = r.p.length - r.filled;
+    if (room < DIRECT_READ_MIN) return null;
+    this.#direct = r;
+    this.#scheduled = false;
+    return r.p.subarray(r.filled, r.filled + Math.min(room, max));
+  }
+
+  /**
+   * @internal `n` bytes landed in the buffer {@linkcode _directTarget} gave.
+   * The read completes; if it was settled meanwhile (the stream or session
+   * was closed), the bytes are dropped with the stream.
+   */
+  _directDone(n: number): void {
+    const r = this.#direct;
+    this.#direct = null;
+    if (r !== null && r === this.#reader) {
+      r.filled += n;
+      this.#completeRead();
+    } else {
+      this.#host.consumed(this, n);
+    }
   }
 
   /** @internal End of a parse pass: hand a partly filled read to the application. */
