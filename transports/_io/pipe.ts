@@ -73,6 +73,9 @@ async function ringCopy(src: Conn, dst: Conn, progress?: (n: number) => void): P
   let wakeWriter: (() => void) | null = null;
   const wake = (f: (() => void) | null) => f?.();
 
+  // The reader never rejects: a promise that rejected while the writer is busy would be an unhandled rejection
+  // (fatal in Deno) until the writer got to await it. Its error is thrown once the ring is drained.
+  let readError: unknown = null;
   const reading = (async () => {
     try {
       while (!failed) {
@@ -89,6 +92,8 @@ async function ringCopy(src: Conn, dst: Conn, progress?: (n: number) => void): P
         wakeWriter = null;
         wake(w);
       }
+    } catch (err) {
+      readError = err;
     } finally {
       ended = true;
       const w = wakeWriter;
@@ -123,10 +128,11 @@ async function ringCopy(src: Conn, dst: Conn, progress?: (n: number) => void): P
   } catch (err) {
     failed = true;
     wake(wakeReader);
-    reading.catch(() => {});
     throw err;
   }
-  await reading; // rethrows a read error
+  await reading;
+  // Bytes read before a read error were passed on first.
+  if (readError !== null) throw readError;
   return written;
 }
 

@@ -17,6 +17,8 @@ class ScriptedConn implements Conn {
   /** Bytes handed out by read(). */
   given = 0;
   ended = false;
+  /** Set: reads fail with it once the queued pieces are gone. */
+  readError: Error | null = null;
   writeEnded = false;
   closed = false;
   /** Writes after the first `holdFrom` wait until {@linkcode release}. */
@@ -33,6 +35,10 @@ class ScriptedConn implements Conn {
     this.ended = true;
     this.#wake?.();
   }
+  fail(err: Error): void {
+    this.readError = err;
+    this.#wake?.();
+  }
 
   async read(p: Uint8Array): Promise<number | null> {
     for (;;) {
@@ -46,6 +52,7 @@ class ScriptedConn implements Conn {
         this.given += n;
         return n;
       }
+      if (this.readError) throw this.readError;
       if (this.ended) return null;
       await new Promise<void>((r) => (this.#wake = r));
     }
@@ -164,4 +171,21 @@ Deno.test("pipe: a write error in a bulk copy ends the relay, closes both conns 
   const result = await relay;
   assertEquals((result.error as Error)?.message, "scripted write failure");
   assert(src.closed && dst.closed);
+});
+
+Deno.test("pipe: a read error while a bulk write is out passes on the bytes read before it, then reports it", async () => {
+  const src = new ScriptedConn();
+  const dst = new ScriptedConn();
+  dst.end();
+  dst.holdFrom = 1;
+  const data = pattern(SMALL_BUFFER + 50_000, 7);
+  src.feed(data.subarray(0, SMALL_BUFFER), data.subarray(SMALL_BUFFER));
+  const relay = pipe(src, dst);
+  await delay(10);
+  src.fail(new Error("scripted read failure")); // rejects while the writer is held: must not be an unhandled rejection
+  await delay(10);
+  dst.release();
+  const result = await relay;
+  assertEquals((result.error as Error)?.message, "scripted read failure");
+  assertEquals(await sha256(dst.written()), await sha256(data));
 });
