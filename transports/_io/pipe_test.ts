@@ -1,7 +1,7 @@
 import { assert, assertEquals } from "../../tests/assert.ts";
 import { delay, pattern, readAll, sha256, tcpPair, writeChunked } from "../_testing.ts";
 import { ClosedError, type Conn } from "../types.ts";
-import { LARGE_BUFFER, pipe, SMALL_BUFFER } from "./pipe.ts";
+import { BULK_BUFFER, GROW_AFTER, LARGE_BUFFER, pipe, SMALL_BUFFER } from "./pipe.ts";
 
 const addr: Deno.Addr = { transport: "tcp", hostname: "127.0.0.1", port: 0 };
 
@@ -16,6 +16,8 @@ class ScriptedConn implements Conn {
   readonly writes: Uint8Array[] = [];
   /** Bytes handed out by read(). */
   given = 0;
+  /** The largest single read. */
+  largestRead = 0;
   ended = false;
   /** Set: reads fail with it once the queued pieces are gone. */
   readError: Error | null = null;
@@ -50,6 +52,7 @@ class ScriptedConn implements Conn {
         if (n === piece.length) this.pieces.shift();
         else this.pieces[0] = piece.subarray(n);
         this.given += n;
+        this.largestRead = Math.max(this.largestRead, n);
         return n;
       }
       if (this.readError) throw this.readError;
@@ -188,4 +191,27 @@ Deno.test("pipe: a read error while a bulk write is out passes on the bytes read
   const result = await relay;
   assertEquals((result.error as Error)?.message, "scripted read failure");
   assertEquals(await sha256(dst.written()), await sha256(data));
+});
+
+Deno.test("pipe: a sustained bulk copy whose reads fill the ring grows it; a short one does not", async () => {
+  // A source a little slower than the sink: each piece arrives once the previous one is written.
+  const run = async (size: number) => {
+    const src = new ScriptedConn();
+    const dst = new ScriptedConn();
+    dst.end();
+    const data = pattern(size, 8);
+    const relay = pipe(src, dst);
+    let fed = 0;
+    for (const piece of [data.subarray(0, SMALL_BUFFER), ...cut(data.subarray(SMALL_BUFFER), BULK_BUFFER)]) {
+      src.feed(piece);
+      fed += piece.length;
+      while (dst.writes.reduce((n, w) => n + w.length, 0) < fed) await delay(1);
+    }
+    src.end();
+    await relay;
+    assertEquals(await sha256(dst.written()), await sha256(data));
+    return src.largestRead;
+  };
+  assertEquals(await run(SMALL_BUFFER + GROW_AFTER - 1), LARGE_BUFFER, "under 4 MiB: the 256 KiB ring");
+  assert(await run(SMALL_BUFFER + GROW_AFTER + 4 * BULK_BUFFER) > LARGE_BUFFER, "past 4 MiB: reads get more room");
 });

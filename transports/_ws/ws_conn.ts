@@ -6,6 +6,7 @@
  * @module
  */
 import { closeQuietly, writeAll } from "../_io/write_all.ts";
+import { SizeClasses } from "../_mux/pool.ts";
 import { type Addr, ClosedError, type Conn } from "../types.ts";
 import {
   CloseCode,
@@ -360,7 +361,7 @@ export class WsConn implements Conn {
 
   /**
    * Frames `p` (one binary message) into a pooled buffer, masked for clients.
-   * The caller hands the buffer back with `releaseBuffer` once written.
+   * The caller hands the buffer back with `WRITE_BUFFERS.free` once written.
    */
   #frame(p: Uint8Array): { frame: Uint8Array; backing: Uint8Array } {
     const n = p.length;
@@ -368,7 +369,7 @@ export class WsConn implements Conn {
     const hlen = headerLength(n, masked);
     // Clients pad in front so the payload starts 4-byte aligned: masking goes word by word.
     const pad = masked ? (4 - (hlen & 3)) & 3 : 0;
-    const backing = takeBuffer(pad + hlen + n);
+    const backing = WRITE_BUFFERS.alloc(pad + hlen + n);
     const frame = backing.subarray(pad, pad + hlen + n);
     if (masked) randomMaskKey(this.#key4);
     writeHeader(frame, true, Opcode.Binary, n, masked ? this.#key4 : undefined);
@@ -385,12 +386,13 @@ export class WsConn implements Conn {
     await this.#lock();
     try {
       this.#checkWritable();
-      for (let off = 0; off < p.length; off += this.#maxFrame) {
-        const chunk = off === 0 && p.length <= this.#maxFrame ? p : p.subarray(off, off + this.#maxFrame);
+      const max = Math.min(this.#maxFrame, WRITE_FRAME);
+      for (let off = 0; off < p.length; off += max) {
+        const chunk = off === 0 && p.length <= max ? p : p.subarray(off, off + max);
         const { frame, backing } = this.#frame(chunk);
         await writeAll(this.#inner, frame);
         // Only after a completed write: a Conn must not keep the buffer once write resolves.
-        releaseBuffer(backing);
+        WRITE_BUFFERS.free(backing);
       }
       return p.length;
     } catch (err) {
@@ -468,19 +470,8 @@ export class WsConn implements Conn {
 // Write buffers are pooled process-wide rather than kept per conn: allocating
 // a fresh 256 KiB ArrayBuffer per write costs a third of loopback throughput,
 // and a buffer per idle conn would cost memory. Buffers in flight are owned by
-// their write; only returned ones are reused.
-const POOL_CLASSES = [16 * 1024, 64 * 1024, 256 * 1024 + 16];
-const POOL_KEEP = 16;
-const pools: Uint8Array[][] = POOL_CLASSES.map(() => []);
-
-function takeBuffer(size: number): Uint8Array {
-  for (let i = 0; i < POOL_CLASSES.length; i++) {
-    if (size <= POOL_CLASSES[i]) return pools[i].pop() ?? new Uint8Array(POOL_CLASSES[i]);
-  }
-  return new Uint8Array(size);
-}
-
-function releaseBuffer(buf: Uint8Array): void {
-  const i = POOL_CLASSES.indexOf(buf.length);
-  if (i >= 0 && pools[i].length < POOL_KEEP) pools[i].push(buf);
-}
+// their write; only returned ones are reused. Slack: a masked frame's header
+// (14 bytes) and its alignment pad (2).
+const WRITE_BUFFERS = new SizeClasses(16);
+/** Largest message one write becomes; longer writes are sent as several, each fitting a pooled buffer. */
+const WRITE_FRAME = 256 * 1024;

@@ -53,7 +53,7 @@ function wsPair(pipe: MemoryPipeOptions = {}): [WsConn, WsConn] {
   return [new WsConn(a, { role: "client" }), new WsConn(b, { role: "server" })];
 }
 
-Deno.test("WsConn: each write is one binary message; client frames masked, server frames not", async () => {
+Deno.test("WsConn: each write is one binary message (256 KiB at most); client frames masked, server frames not", async () => {
   for (const role of ["client", "server"] as const) {
     const { ws, raw, close } = withRawPeer(role);
     for (const size of [1, 125, 126, 65535, 65536, 200_000]) {
@@ -63,6 +63,16 @@ Deno.test("WsConn: each write is one binary message; client frames masked, serve
       assertEquals([f.fin, f.opcode, f.masked], [true, Opcode.Binary, role === "client"], `${role} ${size}`);
       assertEquals(f.payload, data);
     }
+    // Longer writes become messages of 256 KiB at most (each fits a pooled write buffer).
+    const big = pattern(600_000, 3);
+    await ws.write(big);
+    const parts = [(await readFrame(raw))!, (await readFrame(raw))!, (await readFrame(raw))!];
+    assertEquals(parts.map((f) => [f.fin, f.opcode, f.payload.length]), [
+      [true, Opcode.Binary, 262144],
+      [true, Opcode.Binary, 262144],
+      [true, Opcode.Binary, 600_000 - 2 * 262144],
+    ]);
+    assertEquals(new Uint8Array([...parts[0].payload, ...parts[1].payload, ...parts[2].payload]), big);
     close();
   }
 });
@@ -374,7 +384,7 @@ Deno.test("WsConn: 64 MiB both ways at once over TCP, hashes match", async () =>
   server.close();
 });
 
-Deno.test("WsConn: one 64 MiB write is one frame and arrives intact", async () => {
+Deno.test("WsConn: one 64 MiB write arrives intact", async () => {
   const [tc, ts] = await tcpPair();
   const client = new WsConn(tc, { role: "client" });
   const server = new WsConn(ts, { role: "server" });
