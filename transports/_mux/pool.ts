@@ -32,14 +32,14 @@ export function giveBuffer(ab: ArrayBuffer): void {
 
 /**
  * Size classes for buffers of varying length: powers of two from 16 KiB to
- * 256 KiB, each with `slack` bytes on top (room for frame headers). Smaller
+ * `max`, each with `slack` bytes on top (room for frame headers). Smaller
  * requests are cheap to allocate and larger ones rare, so neither is pooled.
  */
 export class SizeClasses {
   readonly #sizes: number[];
-  constructor(slack: number) {
+  constructor(slack: number, max = 256 << 10) {
     this.#sizes = [];
-    for (let s = 16 << 10; s <= 256 << 10; s *= 2) this.#sizes.push(s + slack);
+    for (let s = 16 << 10; s <= max; s *= 2) this.#sizes.push(s + slack);
   }
 
   /** A view of `n` bytes, on a pooled buffer when `n` falls in a class. */

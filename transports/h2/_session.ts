@@ -56,7 +56,7 @@ import {
   windowUpdateFrame,
 } from "./_frame.ts";
 import { type HeaderField, HpackDecoder, HpackEncoder, HpackError } from "./_hpack.ts";
-import { H2Stream, type StreamHost } from "./_stream.ts";
+import { H2Stream, type StreamHost, WRITE_CHUNK } from "./_stream.ts";
 
 /** Receive window per stream we advertise (SETTINGS_INITIAL_WINDOW_SIZE). @default 1 MiB (Go's server uses 1 MiB) */
 export const DEFAULT_STREAM_WINDOW = 1 << 20;
@@ -84,8 +84,8 @@ export const DEFAULT_MAX_HEADER_LIST_SIZE = 64 * 1024;
 const READ_BUFFER_SIZE = 256 * 1024;
 /** Control frames and small frames are batched into one write up to this size. */
 const BATCH_SIZE = 64 * 1024;
-/** Recycled buffers for DATA chunks with their frame headers (at most 16 frames of 9 bytes per 256 KiB chunk). */
-const DATA_BUFFERS = new SizeClasses(1024);
+/** Recycled buffers for DATA chunks with their frame headers (at most 64 frames of 9 bytes per 1 MiB chunk). */
+const DATA_BUFFERS = new SizeClasses(1024, WRITE_CHUNK);
 /** How long a GOAWAY for a fatal error gets to reach the peer before the transport closes. */
 const GOAWAY_FLUSH_TIMEOUT = 1000;
 
