@@ -39,8 +39,13 @@ import { type H3DialerOptions, parseDialerMetadata } from "./metadata.ts";
 
 /** PHT sessions sharing one QUIC connection at most. @default 25 */
 
-/** Largest payload of one PHT POST over HTTP/3 (a 683 KiB base64 line; dost and GOST servers take 1 MiB+). */
-export const H3_MAX_PUSH_PAYLOAD = 512 * 1024;
+/**
+ * Largest payload of one PHT POST over HTTP/3: its base64 line (1,037,654
+ * bytes) stays under the 1 MiB line a dost server takes (GOST's takes any).
+ * Each POST costs a round trip, so bigger ones carry more: 760 KiB moved
+ * about 20% more than 512 KiB (docs/benchmarks.md).
+ */
+export const H3_MAX_PUSH_PAYLOAD = 760 * 1024;
 export const SESSIONS_PER_CONNECTION = 25;
 /**
  * How long the first request of a session may take on a connection that is

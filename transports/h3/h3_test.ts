@@ -21,6 +21,8 @@ import {
   sha256,
 } from "../ws/_testing.ts";
 import { H3Dialer, h3Dialer, type H3Listener, listenH3 } from "./mod.ts";
+import { H3_MAX_PUSH_PAYLOAD } from "./dialer.ts";
+import { MAX_PUSH_LINE } from "../pht/server.ts";
 import {
   certificateHash,
   clientHello,
@@ -90,6 +92,12 @@ Deno.test("h3: 4 MiB each way through one session, byte-exact", async () => {
     assertEquals(await echoRoundTrip(c, data), await sha256(data));
     c.close();
   });
+});
+
+Deno.test("h3: the largest push POST still fits the line a dost PHT server takes", () => {
+  const line = Math.ceil(H3_MAX_PUSH_PAYLOAD / 3) * 4 + 1; // base64 and its newline
+  assert(line <= MAX_PUSH_LINE, `${line} > ${MAX_PUSH_LINE}`);
+  assert(H3_MAX_PUSH_PAYLOAD >= 512 * 1024, "smaller POSTs cost throughput (one round trip each)");
 });
 
 Deno.test("h3: 60 concurrent sessions share pooled QUIC connections", async () => {
