@@ -218,13 +218,25 @@ export function cpuSeconds(pid: number): number | undefined {
   return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
 }
 
-/** A free loopback TCP port (bound and released at once). */
+/** A free loopback port for TCP and UDP (QUIC rows), checked by binding both. */
 export function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
+  // Below Linux's ephemeral range (32768–60999): a port the kernel handed out with `port: 0` could be taken as the
+  // source port of an outgoing connection before the dost that is to listen on it starts (a rare failed row).
+  for (let i = 0; i < 200; i++) {
+    const port = 20000 + Math.floor(Math.random() * 12768);
+    if (usedPorts.has(port)) continue;
+    usedPorts.add(port);
+    try {
+      Deno.listen({ hostname: "127.0.0.1", port }).close();
+      Deno.listenDatagram({ hostname: "127.0.0.1", port, transport: "udp" }).close();
+      return port;
+    } catch {
+      // taken: try another
+    }
+  }
+  throw new Error("No free loopback port found in 20000-32767");
 }
+const usedPorts = new Set<number>();
 
 /** CPU seconds spent in user, nice and system mode by the whole machine since boot (`/proc/stat`). */
 export function machineCpuSeconds(): number {
