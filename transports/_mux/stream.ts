@@ -1,7 +1,7 @@
 import { type Addr, ClosedError, type Conn } from "../types.ts";
 import type { MuxConfig } from "./config.ts";
 import { CMD_FIN, CMD_PSH, encodeFrame, encodeUpd, HEADER_SIZE, putHeader } from "./frame.ts";
-import { Queue } from "./queue.ts";
+import { RecvBuffer } from "./recv_buffer.ts";
 
 /** Window assumed for the peer before its first UPD arrives (v2). */
 export const INITIAL_PEER_WINDOW = 262144;
@@ -55,9 +55,8 @@ export class Stream implements Conn {
   readonly #queueLimit: number;
 
   // Receive side. Invariant: a read is pending only while nothing is buffered.
-  readonly #chunks = new Queue<Uint8Array>();
-  #chunkOff = 0;
-  #buffered = 0;
+  /** Data no read was waiting for. */
+  readonly #held = new RecvBuffer();
   #reader: PendingRead | null = null;
   #scheduled = false;
 
@@ -104,8 +103,8 @@ export class Stream implements Conn {
     if (this.#closed) return Promise.reject(new ClosedError("smux stream closed"));
     if (this.#reader) return Promise.reject(new Error(`Concurrent read on smux stream ${this.#id}`));
     if (p.length === 0) return Promise.resolve(0);
-    if (this.#buffered > 0) {
-      const n = this.#drainInto(p);
+    if (this.#held.size > 0) {
+      const n = this.#held.drainInto(p);
       this.#host.returnTokens(n);
       this.#consumed(n);
       return Promise.resolve(n);
@@ -177,11 +176,9 @@ export class Stream implements Conn {
     this.#closed = true;
     if (!this.#writeClosed && !this.#sessionError) this.#sendFin();
     this.#writeClosed = true;
-    if (this.#buffered > 0) {
-      this.#host.returnTokens(this.#buffered);
-      this.#chunks.clear();
-      this.#chunkOff = 0;
-      this.#buffered = 0;
+    if (this.#held.size > 0) {
+      this.#host.returnTokens(this.#held.size);
+      this.#held.clear();
     }
     const r = this.#reader;
     if (r) {
@@ -212,26 +209,6 @@ export class Stream implements Conn {
     const w = this.#waiters;
     this.#waiters = [];
     for (const f of w) f();
-  }
-
-  /** Copies buffered bytes into `p`, across chunks; returns the count. */
-  #drainInto(p: Uint8Array): number {
-    let n = 0;
-    while (n < p.length && this.#buffered > 0) {
-      const chunk = this.#chunks.peek()!;
-      const avail = chunk.length - this.#chunkOff;
-      const take = Math.min(avail, p.length - n);
-      p.set(take === chunk.length ? chunk : chunk.subarray(this.#chunkOff, this.#chunkOff + take), n);
-      n += take;
-      this.#buffered -= take;
-      if (take === avail) {
-        this.#chunks.shift();
-        this.#chunkOff = 0;
-      } else {
-        this.#chunkOff += take;
-      }
-    }
-    return n;
   }
 
   /** v2: account bytes the application read; announce the window as smux does. */
@@ -281,10 +258,9 @@ export class Stream implements Conn {
       }
     }
     if (off === data.length) return 0;
-    const rest = data.slice(off);
-    this.#chunks.push(rest);
-    this.#buffered += rest.length;
-    return rest.length;
+    const rest = data.length - off;
+    this.#held.push(off === 0 ? data : data.subarray(off));
+    return rest;
   }
 
   /** @internal End of a parse pass: hand a partly filled read to the application. */

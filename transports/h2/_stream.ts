@@ -5,8 +5,7 @@
  * @module
  */
 import { type Addr, ClosedError, type Conn } from "../types.ts";
-import { Queue } from "../_mux/queue.ts";
-import { giveBuffer, takeBuffer } from "../_mux/pool.ts";
+import { RecvBuffer } from "../_mux/recv_buffer.ts";
 import { ErrorCode, errorName, FLAG_END_STREAM, FRAME_HEADER_SIZE, putFrameHeader } from "./_frame.ts";
 import type { HeaderField } from "./_hpack.ts";
 
@@ -18,8 +17,6 @@ import type { HeaderField } from "./_hpack.ts";
 export const WRITE_CHUNK = 1024 * 1024;
 /** Smallest free space in a pending read for the session to read DATA into it directly. */
 const DIRECT_READ_MIN = 16 * 1024;
-/** Size of the pooled blocks that hold DATA no read was waiting for. */
-const RECV_BLOCK = 64 * 1024;
 
 /**
  * What a stream needs from its session (kept as a private object so the
@@ -94,14 +91,8 @@ export class H2Stream implements Conn {
   #gotResponse = false;
 
   // Receive side. Invariant: a read is pending only while nothing is buffered.
-  // Buffered DATA sits in pooled blocks: every block but the last is full.
-  readonly #blocks = new Queue<Uint8Array>();
-  #tail: Uint8Array | null = null;
-  /** Read offset in the first block. */
-  #headOff = 0;
-  /** Write offset in the last block. */
-  #tailEnd = 0;
-  #buffered = 0;
+  // DATA no read was waiting for.
+  readonly #held = new RecvBuffer();
   #reader: PendingRead | null = null;
   /** The read whose buffer the session is reading into directly. */
   #direct: PendingRead | null = null;
@@ -199,8 +190,8 @@ export class H2Stream implements Conn {
     if (this.#closed) return Promise.reject(new ClosedError("HTTP/2 stream closed"));
     if (this.#reader) return Promise.reject(new Error(`Concurrent read on HTTP/2 stream ${this.id}`));
     if (p.length === 0) return Promise.resolve(0);
-    if (this.#buffered > 0) {
-      const n = this.#drainInto(p);
+    if (this.#held.size > 0) {
+      const n = this.#held.drainInto(p);
       this.#host.consumed(this, n);
       return Promise.resolve(n);
     }
@@ -305,9 +296,9 @@ export class H2Stream implements Conn {
       }
     }
     this.#closed = true;
-    if (this.#buffered > 0) {
-      this.#host.consumed(this, this.#buffered);
-      this.#dropBuffered();
+    if (this.#held.size > 0) {
+      this.#host.consumed(this, this.#held.size);
+      this.#held.clear();
     }
     this.#failPending(new ClosedError("HTTP/2 stream closed"));
     this.#host.release(this);
@@ -361,53 +352,6 @@ export class H2Stream implements Conn {
     this.#notify();
   }
 
-  #drainInto(p: Uint8Array): number {
-    let n = 0;
-    while (n < p.length && this.#buffered > 0) {
-      const block = this.#blocks.peek()!;
-      const limit = block === this.#tail ? this.#tailEnd : block.length;
-      const take = Math.min(limit - this.#headOff, p.length - n);
-      p.set(block.subarray(this.#headOff, this.#headOff + take), n);
-      n += take;
-      this.#buffered -= take;
-      this.#headOff += take;
-      if (this.#headOff === limit) {
-        // A drained block goes back to the pool at once, so an idle stream holds none.
-        this.#blocks.shift();
-        if (block === this.#tail) this.#tail = null;
-        this.#headOff = 0;
-        giveBuffer(block.buffer as ArrayBuffer);
-      }
-    }
-    return n;
-  }
-
-  /** Appends DATA to the buffered blocks. */
-  #store(data: Uint8Array): void {
-    let off = 0;
-    while (off < data.length) {
-      let tail = this.#tail;
-      if (tail === null || this.#tailEnd === tail.length) {
-        tail = this.#tail = new Uint8Array(takeBuffer(RECV_BLOCK));
-        this.#blocks.push(tail);
-        this.#tailEnd = 0;
-      }
-      const m = Math.min(data.length - off, tail.length - this.#tailEnd);
-      tail.set(m === data.length ? data : data.subarray(off, off + m), this.#tailEnd);
-      this.#tailEnd += m;
-      off += m;
-    }
-    this.#buffered += data.length;
-  }
-
-  #dropBuffered(): void {
-    for (const block of this.#blocks) giveBuffer(block.buffer as ArrayBuffer);
-    this.#blocks.clear();
-    this.#tail = null;
-    this.#headOff = 0;
-    this.#buffered = 0;
-  }
-
   #completeRead(): void {
     const r = this.#reader!;
     this.#reader = null;
@@ -440,7 +384,7 @@ export class H2Stream implements Conn {
         this.#host.schedule(this);
       }
     }
-    if (off < data.length) this.#store(off === 0 ? data : data.subarray(off));
+    if (off < data.length) this.#held.push(off === 0 ? data : data.subarray(off));
   }
 
   /**
@@ -452,7 +396,7 @@ export class H2Stream implements Conn {
    */
   _directTarget(max: number): Uint8Array | null {
     const r = this.#reader;
-    if (!r || this.#buffered > 0) return null;
+    if (!r || this.#held.size > 0) return null;
     const room = r.p.length - r.filled;
     if (room < DIRECT_READ_MIN) return null;
     this.#direct = r;
