@@ -137,20 +137,14 @@ export async function runToEnd(
  */
 export function listeningPorts(): Set<number> {
   const ports = new Set<number>();
-  for (const file of ["/proc/net/udp", "/proc/net/udp6"]) {
-    let text: string;
-    try {
-      text = Deno.readTextFileSync(file);
-    } catch {
-      continue;
-    }
-    // A bound UDP socket has no LISTEN state; state 07 (close) with a local port means bound.
-    for (const line of text.split("\n").slice(1)) {
-      const f = line.trim().split(/\s+/);
-      if (f.length > 3 && f[3] === "07") ports.add(parseInt(f[1].split(":").pop()!, 16));
-    }
-  }
-  for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+  // A bound UDP socket has no LISTEN state: state 07 (close) with a local port means bound; for TCP 0A is LISTEN.
+  const tables: [string, string][] = [
+    ["/proc/net/udp", "07"],
+    ["/proc/net/udp6", "07"],
+    ["/proc/net/tcp", "0A"],
+    ["/proc/net/tcp6", "0A"],
+  ];
+  for (const [file, state] of tables) {
     let text: string;
     try {
       text = Deno.readTextFileSync(file);
@@ -159,8 +153,8 @@ export function listeningPorts(): Set<number> {
     }
     for (const line of text.split("\n").slice(1)) {
       const f = line.trim().split(/\s+/);
-      // f[1] = local "ADDR:PORT" in hex, f[3] = state; 0A is LISTEN.
-      if (f.length > 3 && f[3] === "0A") ports.add(parseInt(f[1].split(":").pop()!, 16));
+      // f[1] = local "ADDR:PORT" in hex, f[3] = state.
+      if (f.length > 3 && f[3] === state) ports.add(parseInt(f[1].split(":").pop()!, 16));
     }
   }
   return ports;
@@ -218,25 +212,12 @@ export function cpuSeconds(pid: number): number | undefined {
   return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
 }
 
-/** A free loopback port for TCP and UDP (QUIC rows), checked by binding both. */
-export function freePort(): number {
-  // Below Linux's ephemeral range (32768–60999): a port the kernel handed out with `port: 0` could be taken as the
-  // source port of an outgoing connection before the dost that is to listen on it starts (a rare failed row).
-  for (let i = 0; i < 200; i++) {
-    const port = 20000 + Math.floor(Math.random() * 12768);
-    if (usedPorts.has(port)) continue;
-    usedPorts.add(port);
-    try {
-      Deno.listen({ hostname: "127.0.0.1", port }).close();
-      Deno.listenDatagram({ hostname: "127.0.0.1", port, transport: "udp" }).close();
-      return port;
-    } catch {
-      // taken: try another
-    }
-  }
-  throw new Error("No free loopback port found in 20000-32767");
-}
-const usedPorts = new Set<number>();
+/**
+ * A free loopback port for TCP and UDP (QUIC rows), below Linux's ephemeral
+ * range: a port handed out with `port: 0` could be taken as the source port
+ * of an outgoing connection before the dost meant to listen on it started.
+ */
+export { freePort } from "../transports/_testing.ts";
 
 /** CPU seconds spent in user, nice and system mode by the whole machine since boot (`/proc/stat`). */
 export function machineCpuSeconds(): number {

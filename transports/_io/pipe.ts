@@ -81,7 +81,16 @@ async function ringCopy(src: Conn, dst: Conn, progress?: (n: number) => void): P
   let yielded = false;
   let wakeReader: (() => void) | null = null;
   let wakeWriter: (() => void) | null = null;
-  const wake = (f: (() => void) | null) => f?.();
+  const wakeUpWriter = () => {
+    const w = wakeWriter;
+    wakeWriter = null;
+    w?.();
+  };
+  const wakeUpReader = () => {
+    const r = wakeReader;
+    wakeReader = null;
+    r?.();
+  };
 
   // The reader never rejects: a promise that rejected while the writer is busy would be an unhandled rejection
   // (fatal in Deno) until the writer got to await it. Its error is thrown once the ring is drained.
@@ -107,17 +116,13 @@ async function ringCopy(src: Conn, dst: Conn, progress?: (n: number) => void): P
           size = bigger.length;
           base = written;
         }
-        const w = wakeWriter;
-        wakeWriter = null;
-        wake(w);
+        wakeUpWriter();
       }
     } catch (err) {
       readError = err;
     } finally {
       ended = true;
-      const w = wakeWriter;
-      wakeWriter = null;
-      wake(w);
+      wakeUpWriter();
     }
   })();
 
@@ -140,13 +145,11 @@ async function ringCopy(src: Conn, dst: Conn, progress?: (n: number) => void): P
       await writeAll(dst, ring.subarray(at, at + n));
       written += n;
       progress?.(n);
-      const r = wakeReader;
-      wakeReader = null;
-      wake(r);
+      wakeUpReader();
     }
   } catch (err) {
     failed = true;
-    wake(wakeReader);
+    wakeUpReader();
     throw err;
   }
   await reading;

@@ -28,6 +28,7 @@
  *
  * @module
  */
+import { concat } from "../_io/write_all.ts";
 import type { Logger } from "../log.ts";
 import { type Addr, ClosedError, type Conn, HandshakeError } from "../types.ts";
 import { decodeLine, encodeLine, LineSplitter, MAX_CLIENT_LINE } from "./lines.ts";
@@ -189,18 +190,6 @@ async function readText(res: Response, max: number, signal?: AbortSignal): Promi
     off += p.length;
   }
   return new TextDecoder().decode(all.subarray(0, Math.min(size, max)));
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  let size = 0;
-  for (const p of parts) size += p.length;
-  const all = new Uint8Array(size);
-  let off = 0;
-  for (const p of parts) {
-    all.set(p, off);
-    off += p.length;
-  }
-  return all;
 }
 
 /** Reads and drops a response body (an unexpected body on a push answer). */
@@ -437,7 +426,7 @@ export class PhtClientConn implements Conn {
     const parts = this.#gathered.splice(0);
     this.#gatheredBytes = 0;
     if (this.#writeError !== undefined || this.#closed) return;
-    this.#startPush(encodeLine(parts.length === 1 ? parts[0] : concat(parts)));
+    this.#startPush(encodeLine(parts.length === 1 ? parts[0] : concat(...parts)));
   }
 
   async #push(body: Uint8Array | null): Promise<void> {
