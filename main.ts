@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { buildRuntime, type Runtime } from "./config/build.ts";
+import { BuildError, buildRuntime, type Runtime } from "./config/build.ts";
+import { ConfigError } from "./config/origin.ts";
 import { registerBuiltins } from "./config/builtins.ts";
 import { CLIError, parseArgs, USAGE } from "./config/cli.ts";
 import { loadConfig } from "./config/load.ts";
@@ -37,10 +38,27 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
 
+  if (args.O !== undefined && args.O !== "yaml" && args.O !== "json") {
+    console.error(`dost: -O "${args.O}": expected yaml or json`);
+    return 2;
+  }
+  const refused = args.R !== undefined
+    ? "-R"
+    : args.rest.length
+    ? `arguments after the flags ("${args.rest.join(" ")}", gost's -- worker mode)`
+    : "";
+  if (refused) {
+    console.error(`dost: ${refused}: not supported by dost yet`);
+    return 2;
+  }
+
   registerBuiltins();
+  const log = rootLogger;
+  // Warnings (unknown keys, replaced schemes) go out before anything else, once.
+  const warn = (message: string) => log.warn(message);
   let cfg;
   try {
-    cfg = await loadConfig(args);
+    cfg = await loadConfig(args, { warn });
   } catch (err) {
     console.error(`dost: ${(err as Error).message}`);
     return 1;
@@ -50,14 +68,15 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
 
-  const log = rootLogger;
   log.level = args.DD ? "trace" : args.D ? "debug" : (cfg.log?.level as typeof log.level | undefined) ?? "info";
 
   let runtime: Runtime;
   try {
     runtime = await buildRuntime(cfg, log);
   } catch (err) {
-    console.error(`dost: ${(err as Error).message}`);
+    // An unexpected failure would otherwise show only its message.
+    const known = err instanceof ConfigError || err instanceof BuildError;
+    console.error(`dost: ${known ? (err as Error).message : String((err as Error).stack ?? err)}`);
     return 1;
   }
   if (runtime.services.length === 0) {

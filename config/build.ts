@@ -14,11 +14,17 @@ import type { Registry } from "../transports/registry.ts";
 import { defaultServerTLS, type GlobalTLSConfig, loadClientTLS, loadServerTLS } from "../transports/tls/mod.ts";
 import type { Listener, ListenerOptions, ServerTLSConfig } from "../transports/types.ts";
 import { StaticAuthenticator } from "../handlers/auth.ts";
-import { Chain, ChainRouter, Hop, type Node, Selector } from "../handlers/chain/mod.ts";
+import { AdmissionGroup, admissionListener } from "../handlers/admission/mod.ts";
+import { BypassGroup, type BypassMatcher } from "../handlers/bypass/mod.ts";
+import { Chain, ChainRouter, Hop, type Node, PolicyRouter, resolveAddr, Selector } from "../handlers/chain/mod.ts";
+import { limitHandler, limitListener } from "../handlers/limiter/mod.ts";
 import { connectorRegistry, handlerRegistry } from "../handlers/registry.ts";
 import { Service } from "../handlers/service.ts";
 import type { Auth, Authenticator, Target, TargetSelector } from "../handlers/types.ts";
 import { TLS_DIALERS } from "./builtins.ts";
+import { errorAt } from "./origin.ts";
+import { buildPolicies, checkPolicies, Policies } from "./policies.ts";
+import { checkSupported } from "./support.ts";
 import { parseDuration } from "../transports/metadata.ts";
 import type { ChainConfig, Config, HopConfig, NodeConfig, SelectorConfig, ServiceConfig, TLSConfig } from "./schema.ts";
 
@@ -32,24 +38,31 @@ export class BuildError extends Error {
 
 /** Everything started from one config. */
 export class Runtime {
-  constructor(readonly services: Service[], readonly chains: Map<string, Chain>) {}
+  constructor(
+    readonly services: Service[],
+    readonly chains: Map<string, Chain>,
+    readonly policies: Policies = new Policies(),
+  ) {}
 
   /** Starts every service's accept loop. */
   serve(): Promise<void[]> {
     return Promise.all(this.services.map((s) => s.serve()));
   }
 
-  /** Graceful stop: listeners close at once, open conns get `grace` ms. */
+  /** Graceful stop: listeners close at once, open conns get `grace` ms; reloads stop. */
   async shutdown(grace?: number): Promise<void> {
     await Promise.all(this.services.map((s) => s.shutdown(grace)));
+    this.policies.close();
   }
 }
 
-function get<T>(reg: Registry<T>, name: string, path: string): T {
+function get<T>(reg: Registry<T>, name: string, obj: object, key: string): T {
   const f = reg.get(name);
   if (!f) {
-    throw new BuildError(
-      `${path}: ${reg.kind} type "${name}" is not supported by dost yet (supported: ${reg.names().join(", ")})`,
+    throw errorAt(
+      obj,
+      key,
+      `${reg.kind} type "${name}" is not supported by dost yet (supported: ${reg.names().join(", ")})`,
     );
   }
   return f;
@@ -64,8 +77,114 @@ function selectorOptions(s?: SelectorConfig) {
   };
 }
 
-/** Builds services and chains; listeners are opened (ports bound) before this resolves. */
+/**
+ * Checks the whole config without opening anything: unsupported keys,
+ * names and references, component types, addresses, policy data.
+ *
+ * @throws {ConfigError} naming file:line and key
+ */
+export function checkConfig(cfg: Config): void {
+  checkSupported(cfg);
+  checkPolicies(cfg);
+  checkReferences(cfg);
+  const names = new Set<string>();
+  for (const [i, s] of (cfg.services ?? []).entries()) {
+    if (names.has(s.name)) throw errorAt(s, "name", `duplicate service name "${s.name}"`, `services[${i}]`);
+    names.add(s.name);
+    const handlerType = s.handler?.type || "auto";
+    const listenerType = s.listener?.type || "tcp";
+    get(handlerRegistry, handlerType, s.handler ?? s, s.handler ? "type" : "handler");
+    get(listenerRegistry, listenerType, s.listener ?? s, s.listener ? "type" : "listener");
+    try {
+      splitHostPort(s.addr);
+    } catch (err) {
+      throw errorAt(s, "addr", (err as Error).message, `services[${i}]`);
+    }
+    for (const [j, n] of (s.forwarder?.nodes ?? []).entries()) {
+      try {
+        splitHostPort(n.addr);
+      } catch (err) {
+        throw errorAt(n, "addr", (err as Error).message, `services[${i}].forwarder.nodes[${j}]`);
+      }
+    }
+  }
+  const hop = (h: HopConfig, path: string) => {
+    for (const [j, n] of (h.nodes ?? []).entries()) {
+      get(connectorRegistry, n.connector?.type || "http", n.connector ?? n, n.connector ? "type" : "connector");
+      get(dialerRegistry, n.dialer?.type || "tcp", n.dialer ?? n, n.dialer ? "type" : "dialer");
+      try {
+        splitHostPort(n.addr);
+      } catch (err) {
+        throw errorAt(n, "addr", (err as Error).message, `${path}.nodes[${j}]`);
+      }
+    }
+  };
+  (cfg.hops ?? []).forEach((h, i) => hop(h, `hops[${i}]`));
+  for (const [ci, c] of (cfg.chains ?? []).entries()) {
+    (c.hops ?? []).forEach((h, i) => hop(h, `chains[${ci}].hops[${i}]`));
+  }
+}
+
+/**
+ * Every reference by name must find its object: gost lets everyone in for a
+ * missing auther, treats a missing bypass as "never matches" and a missing
+ * limiter as "no limit"; dost refuses to start instead.
+ */
+function checkReferences(cfg: Config): void {
+  const sets = {
+    chain: new Set((cfg.chains ?? []).map((x) => x.name)),
+    auther: new Set((cfg.authers ?? []).map((x) => x.name)),
+    admission: new Set((cfg.admissions ?? []).map((x) => x.name!)),
+    bypass: new Set((cfg.bypasses ?? []).map((x) => x.name!)),
+    limiter: new Set((cfg.limiters ?? []).map((x) => x.name!)),
+    climiter: new Set((cfg.climiters ?? []).map((x) => x.name!)),
+    rlimiter: new Set((cfg.rlimiters ?? []).map((x) => x.name!)),
+    resolver: new Set((cfg.resolvers ?? []).map((x) => x.name!)),
+    hosts: new Set((cfg.hosts ?? []).map((x) => x.name!)),
+  };
+  const one = (obj: object | undefined, key: string, kind: keyof typeof sets) => {
+    const v = (obj as Record<string, unknown> | undefined)?.[key];
+    if (typeof v === "string" && v && !sets[kind].has(v)) throw errorAt(obj!, key, `no ${kind} named "${v}"`);
+  };
+  const many = (obj: object | undefined, key: string, kind: keyof typeof sets) => {
+    const v = (obj as Record<string, unknown> | undefined)?.[key];
+    if (!Array.isArray(v)) return;
+    v.forEach((name, i) => {
+      if (!sets[kind].has(name)) throw errorAt(obj!, `${key}[${i}]`, `no ${kind} named "${name}"`);
+    });
+  };
+  const dns = (obj: object | undefined) => {
+    one(obj, "bypass", "bypass");
+    many(obj, "bypasses", "bypass");
+    one(obj, "resolver", "resolver");
+    one(obj, "hosts", "hosts");
+  };
+  for (const s of cfg.services ?? []) {
+    one(s.handler, "chain", "chain");
+    one(s.listener, "chain", "chain");
+    one(s.handler, "auther", "auther");
+    many(s.handler, "authers", "auther");
+    one(s, "admission", "admission");
+    many(s, "admissions", "admission");
+    dns(s);
+    one(s, "limiter", "limiter");
+    one(s, "climiter", "climiter");
+    one(s, "rlimiter", "rlimiter");
+  }
+  const hop = (h: HopConfig) => {
+    dns(h);
+    for (const n of h.nodes ?? []) dns(n);
+  };
+  (cfg.hops ?? []).forEach(hop);
+  for (const c of cfg.chains ?? []) (c.hops ?? []).forEach(hop);
+}
+
+/**
+ * Builds services and chains. The whole config is checked and every policy
+ * loaded before the first port is bound; a failure releases everything.
+ */
 export async function buildRuntime(cfg: Config, log: Logger): Promise<Runtime> {
+  checkConfig(cfg);
   let globalTLS: Promise<ServerTLSConfig> | undefined;
   const defaultTLS = () => (globalTLS ??= defaultServerTLS(globalTLSConfig(cfg.tls), { log }));
   const serverTLS = (tls: TLSConfig | undefined) => {
@@ -74,36 +193,38 @@ export async function buildRuntime(cfg: Config, log: Logger): Promise<Runtime> {
     return () => (p ??= loadServerTLS(tls, defaultTLS));
   };
 
-  const authers = new Map<string, Authenticator>();
-  for (const a of cfg.authers ?? []) authers.set(a.name, new StaticAuthenticator((a.auths ?? []) as Auth[]));
-
-  const topHops = new Map<string, HopConfig>();
-  for (const h of cfg.hops ?? []) topHops.set(h.name, h);
-
-  const chains = new Map<string, Chain>();
-  for (const [i, c] of (cfg.chains ?? []).entries()) {
-    chains.set(c.name, await buildChain(c, `chains[${i}]`, topHops, log));
-  }
-
-  const services: Service[] = [];
+  const policies = await buildPolicies(cfg, log);
   const opened: Listener[] = [];
   try {
-    for (const [i, s] of (cfg.services ?? []).entries()) {
-      const svc = await buildService(s, `services[${i}]`, { chains, authers, serverTLS, log });
+    const topHops = new Map<string, HopConfig>();
+    for (const h of cfg.hops ?? []) topHops.set(h.name, h);
+
+    const chains = new Map<string, Chain>();
+    for (const [i, c] of (cfg.chains ?? []).entries()) {
+      chains.set(c.name, await buildChain(c, `chains[${i}]`, topHops, policies, log));
+    }
+
+    const ctx: BuildContext = { chains, policies, serverTLS, log };
+    const plans = (cfg.services ?? []).map((s, i) => planService(s, `services[${i}]`, ctx));
+    const services: Service[] = [];
+    for (const plan of plans) {
+      const svc = await plan.open();
       opened.push(svc.listener);
       services.push(svc);
     }
+    return new Runtime(services, chains, policies);
   } catch (err) {
     for (const l of opened) l.close();
+    policies.close();
     throw err;
   }
-  return new Runtime(services, chains);
 }
 
 async function buildChain(
   c: ChainConfig,
   path: string,
   topHops: Map<string, HopConfig>,
+  policies: Policies,
   log: Logger,
 ): Promise<Chain> {
   const hops: Hop[] = [];
@@ -116,8 +237,16 @@ async function buildChain(
       hc = ref;
     }
     const nodes: Node[] = [];
-    for (const [j, n] of (hc.nodes ?? []).entries()) nodes.push(await buildNode(n, `${hpath}.nodes[${j}]`, log));
-    hops.push(new Hop(hc.name, nodes, selectorOptions(hc.selector)));
+    for (const [j, n] of (hc.nodes ?? []).entries()) {
+      const node = await buildNode(n, `${hpath}.nodes[${j}]`, log);
+      node.bypass = bypassOf(n, policies);
+      // A node's own address goes through the node's hosts and resolver, else the hop's.
+      const hosts = policies.hosts.get(n.hosts ?? hc.hosts ?? "");
+      const resolver = policies.resolvers.get(n.resolver ?? hc.resolver ?? "");
+      if (hosts || resolver) node.resolve = (addr, signal) => resolveAddr(addr, hosts, resolver, signal);
+      nodes.push(node);
+    }
+    hops.push(new Hop(hc.name, nodes, selectorOptions(hc.selector), { bypass: bypassOf(hc, policies) }));
   }
   return new Chain(c.name, hops);
 }
@@ -139,13 +268,13 @@ async function buildNode(n: NodeConfig, path: string, log: Logger): Promise<Node
     throw new BuildError(`${path}: ${(err as Error).message}`);
   }
   const dialerMd = new Metadata(n.dialer?.metadata ?? {});
-  const dialer = get(dialerRegistry, dialerType, `${path}.dialer.type`)({
+  const dialer = get(dialerRegistry, dialerType, n.dialer ?? n, n.dialer ? "type" : "dialer")({
     metadata: dialerMd,
     tls: dialerTLS,
     log: nlog,
   });
   const connectorMd = new Metadata(n.connector?.metadata ?? {});
-  const connector = get(connectorRegistry, connectorType, `${path}.connector.type`)({
+  const connector = get(connectorRegistry, connectorType, n.connector ?? n, n.connector ? "type" : "connector")({
     metadata: connectorMd,
     auth: n.connector?.auth as Auth | undefined,
     tls: connectorTLS,
@@ -171,35 +300,38 @@ function globalTLSConfig(tls: TLSConfig | undefined): GlobalTLSConfig | undefine
 
 interface BuildContext {
   chains: Map<string, Chain>;
-  authers: Map<string, Authenticator>;
+  policies: Policies;
   serverTLS: (tls: TLSConfig | undefined) => () => Promise<ServerTLSConfig>;
   log: Logger;
 }
 
-async function buildService(s: ServiceConfig, path: string, ctx: BuildContext): Promise<Service> {
+/** `bypass` and `bypasses` of a service, hop or node as one matcher. */
+function bypassOf(o: { bypass?: string; bypasses?: string[] }, policies: Policies): BypassMatcher | undefined {
+  const names = [...(o.bypass ? [o.bypass] : []), ...(o.bypasses ?? [])];
+  const list = names.map((n) => policies.bypasses.get(n)!);
+  return list.length === 0 ? undefined : list.length === 1 ? list[0] : new BypassGroup(list);
+}
+
+/** A service with everything built but its listener, which `open()` binds. */
+interface ServicePlan {
+  open(): Promise<Service>;
+}
+
+function planService(s: ServiceConfig, path: string, ctx: BuildContext): ServicePlan {
+  const { policies } = ctx;
   const handlerType = s.handler?.type || "auto";
   const listenerType = s.listener?.type || "tcp";
   const log = ctx.log.with({ service: s.name, listener: listenerType, handler: handlerType });
 
-  const chainName = s.handler?.chain;
-  let chain: Chain | undefined;
-  if (chainName) {
-    chain = ctx.chains.get(chainName);
-    if (!chain) throw new BuildError(`${path}.handler.chain: no chain named "${chainName}"`);
-  }
+  const chain = s.handler?.chain ? ctx.chains.get(s.handler.chain) : undefined;
 
+  // Any auther/authers means `auth` is ignored; the list admits a user if any member does.
   let auther: Authenticator | undefined;
-  const names = s.handler?.authers ?? (s.handler?.auther ? [s.handler.auther] : []);
+  const names = [...(s.handler?.auther ? [s.handler.auther] : []), ...(s.handler?.authers ?? [])];
   if (names.length) {
-    const list = names.map((n, i) => {
-      const a = ctx.authers.get(n);
-      if (!a) {
-        throw new BuildError(`${path}.handler.auther${names.length > 1 ? `s[${i}]` : ""}: no auther named "${n}"`);
-      }
-      return a;
-    });
-    auther = { authenticate: (u, p) => list.some((a) => a.authenticate(u, p)) };
-  } else if (s.handler?.auth) {
+    const list = names.map((n) => policies.authers.get(n)!);
+    auther = list.length === 1 ? list[0] : { authenticate: (u, p) => list.some((a) => a.authenticate(u, p)) };
+  } else if (s.handler?.auth?.username) {
     auther = new StaticAuthenticator([s.handler.auth as Auth]);
   }
 
@@ -210,37 +342,56 @@ async function buildService(s: ServiceConfig, path: string, ctx: BuildContext): 
     forwarder = new Selector(targets, selectorOptions(s.forwarder?.selector));
   }
 
+  const router = new PolicyRouter(new ChainRouter(chain), {
+    bypass: bypassOf(s, policies),
+    hosts: s.hosts ? policies.hosts.get(s.hosts) : undefined,
+    resolver: s.resolver ? policies.resolvers.get(s.resolver) : undefined,
+    retries: s.handler?.retries,
+  });
   const metadata = new Metadata(s.handler?.metadata ?? {});
-  const handler = get(handlerRegistry, handlerType, `${path}.handler.type`)({
+  let handler = get(handlerRegistry, handlerType, s.handler ?? s, s.handler ? "type" : "handler")({
     metadata,
     auther,
-    router: new ChainRouter(chain),
+    router,
     forwarder,
     tls: ctx.serverTLS(s.handler?.tls as TLSConfig | undefined),
     log,
   });
+  const rate = s.rlimiter ? policies.rlimiters.get(s.rlimiter) : undefined;
+  if (rate) handler = limitHandler(handler, rate);
 
   // rtcp/rudp listeners bind through `listener.chain` (the CLI puts -F there for them).
   let bind: ListenerOptions["bind"];
-  const lchainName = s.listener?.chain;
-  if (lchainName) {
-    const lchain = ctx.chains.get(lchainName);
-    if (!lchain) throw new BuildError(`${path}.listener.chain: no chain named "${lchainName}"`);
-    const router = new ChainRouter(lchain);
-    bind = router.bind?.bind(router);
+  if (s.listener?.chain) {
+    const lrouter = new ChainRouter(ctx.chains.get(s.listener.chain));
+    bind = lrouter.bind?.bind(lrouter);
   }
-  const listenerFactory = get(listenerRegistry, listenerType, `${path}.listener.type`);
-  let listener: Listener;
-  try {
-    listener = await listenerFactory({
-      addr: s.addr,
-      metadata: new Metadata(s.listener?.metadata ?? {}),
-      tls: ctx.serverTLS(s.listener?.tls as TLSConfig | undefined),
-      log,
-      bind,
-    });
-  } catch (err) {
-    throw new BuildError(`${path}: cannot listen on "${s.addr}": ${(err as Error).message}`);
-  }
-  return new Service(s.name, listener, handler, log);
+  const listenerFactory = get(listenerRegistry, listenerType, s.listener ?? s, s.listener ? "type" : "listener");
+  const admissionNames = [...(s.admission ? [s.admission] : []), ...(s.admissions ?? [])];
+  const admitter = admissionNames.length
+    ? new AdmissionGroup(admissionNames.map((n) => policies.admissions.get(n)!))
+    : undefined;
+  const climiter = s.climiter ? policies.climiters.get(s.climiter) : undefined;
+  const traffic = s.limiter ? policies.limiters.get(s.limiter) : undefined;
+
+  return {
+    async open() {
+      let listener: Listener;
+      try {
+        listener = await listenerFactory({
+          addr: s.addr,
+          metadata: new Metadata(s.listener?.metadata ?? {}),
+          tls: ctx.serverTLS(s.listener?.tls as TLSConfig | undefined),
+          log,
+          bind,
+        });
+      } catch (err) {
+        throw new BuildError(`${path}: cannot listen on "${s.addr}": ${(err as Error).message}`);
+      }
+      // Admission first (a refused client costs nothing), then the connection and traffic limits.
+      if (admitter) listener = admissionListener(listener, admitter, log);
+      if (climiter || traffic) listener = limitListener(listener, { conn: climiter, traffic, log });
+      return new Service(s.name, listener, handler, log);
+    },
+  };
 }

@@ -8,6 +8,7 @@
 import { goDurationToMs } from "./schema.ts";
 import type { APIConfig, Config, MetricsConfig } from "./schema.ts";
 import { parseAddrURL } from "./url.ts";
+import { originOf, setOrigin } from "./origin.ts";
 
 export interface CLIArgs {
   /** `-L`: one service per value. */
@@ -52,10 +53,10 @@ const FLAGS: Record<string, { kind: Kind; usage: string; arg?: string }> = {
   F: { kind: "list", arg: "url", usage: "chain node, one hop per flag (repeatable)" },
   L: { kind: "list", arg: "url", usage: "service, e.g. http://:8080 or relay+wss://user:pass@:8443 (repeatable)" },
   O: { kind: "string", arg: "format", usage: "print the configuration as yaml or json and exit" },
-  R: { kind: "duration", arg: "interval", usage: "reload the configuration periodically, e.g. 30s" },
+  R: { kind: "duration", arg: "interval", usage: "reload the configuration periodically (not in dost yet: refused)" },
   V: { kind: "bool", usage: "print the version and exit" },
-  api: { kind: "string", arg: "addr", usage: "web API address, [user:pass@]host:port[?pathPrefix=/api]" },
-  metrics: { kind: "string", arg: "addr", usage: "Prometheus metrics address, [user:pass@]host:port[?path=/metrics]" },
+  api: { kind: "string", arg: "addr", usage: "web API address (not in dost yet: refused)" },
+  metrics: { kind: "string", arg: "addr", usage: "Prometheus metrics address (not in dost yet: refused)" },
 };
 
 /** Help text in the layout of Go's `flag.PrintDefaults`. */
@@ -157,14 +158,21 @@ function denoEnv(name: string): string | undefined {
  */
 export function applyOverrides(cfg: Config, args: CLIArgs, env: Env = denoEnv): Config {
   const out: Config = { ...cfg };
-  const api = env("GOST_API");
-  if (api) out.api = { addr: api };
-  const level = env("GOST_LOGGER_LEVEL");
-  if (level) out.log = { level };
-  const profiling = env("GOST_PROFILING");
-  if (profiling) out.profiling = { addr: profiling };
-  const metrics = env("GOST_METRICS");
-  if (metrics) out.metrics = { addr: metrics };
+  const from = new Map<string, string>();
+  const fromEnv = <K extends "api" | "log" | "profiling" | "metrics">(
+    key: K,
+    name: string,
+    make: (v: string) => Config[K],
+  ) => {
+    const v = env(name);
+    if (!v) return;
+    out[key] = make(v);
+    from.set(key, name);
+  };
+  fromEnv("api", "GOST_API", (addr) => ({ addr }));
+  fromEnv("log", "GOST_LOGGER_LEVEL", (level) => ({ level }));
+  fromEnv("profiling", "GOST_PROFILING", (addr) => ({ addr }));
+  fromEnv("metrics", "GOST_METRICS", (addr) => ({ addr }));
 
   if (args.api) {
     const u = parseAddrURL(args.api);
@@ -173,6 +181,7 @@ export function applyOverrides(cfg: Config, args: CLIArgs, env: Env = denoEnv): 
     if (u.get("pathPrefix")) a.pathPrefix = u.get("pathPrefix");
     if (TRUE.includes(u.get("accesslog") ?? "")) a.accesslog = true;
     out.api = a;
+    from.set("api", `-api "${args.api}"`);
   }
   if (args.D || args.DD) out.log = { ...out.log, level: args.DD ? "trace" : "debug" };
   if (args.metrics) {
@@ -181,6 +190,18 @@ export function applyOverrides(cfg: Config, args: CLIArgs, env: Env = denoEnv): 
     if (u.auth) m.auth = u.auth;
     if (u.get("path")) m.path = u.get("path");
     out.metrics = m;
+    from.set("metrics", `-metrics "${args.metrics}"`);
   }
+  // Errors about these sections name the flag or variable that set them.
+  const base = originOf(cfg);
+  setOrigin(out, {
+    file: base?.file ?? "<config>",
+    path: "",
+    line: () => 0,
+    of: (key) => {
+      const flag = from.get(key);
+      return flag ? { file: flag, path: "", line: () => 0 } : base?.of?.(key) ?? base;
+    },
+  });
   return out;
 }

@@ -20,14 +20,9 @@ import {
 } from "./schema.ts";
 import { buildCLIConfig, type KnownNames } from "./url.ts";
 import { applyOverrides, type CLIArgs, type Env } from "./cli.ts";
+import { ConfigError, errorAt, originOf, setOrigin } from "./origin.ts";
 
-/** A configuration that is malformed or inconsistent; `file`, `line` and `key` say where. */
-export class ConfigError extends Error {
-  override name = "ConfigError";
-  constructor(readonly file: string, readonly line: number, readonly key: string, readonly reason: string) {
-    super(`${file}:${line}: ${key ? key + ": " : ""}${reason}`);
-  }
-}
+export { ConfigError };
 
 export type ConfigFormat = "yaml" | "json";
 
@@ -36,15 +31,9 @@ export interface ParseOptions {
   file?: string;
   /** Overrides the extension rule. */
   format?: ConfigFormat;
+  /** Receives one line per key that no GOST version knows (a typo like `admision:`). @default ignored */
+  warn?: (message: string) => void;
 }
-
-/** Where a loaded object came from, for errors found after merging. */
-interface Origin {
-  file: string;
-  line: number;
-  path: string;
-}
-const ORIGIN = new WeakMap<object, Origin>();
 
 /** `.json` → JSON; `.yaml`, `.yml` and anything else → YAML (GOST's URL loader also falls back to YAML). */
 export function formatOf(file: string): ConfigFormat {
@@ -105,7 +94,7 @@ export function parseConfig(text: string, opts: ParseOptions = {}): Config {
     return line;
   };
   const root = doc.toJS() ?? {};
-  const ctx: Ctx = { file, lineOf };
+  const ctx: Ctx = { file, lineOf, warn: opts.warn ?? (() => {}) };
   if (!isPlainObject(root)) {
     throw new ConfigError(file, 1, "", `expected a map at the top level, got ${describe(root)}`);
   }
@@ -117,6 +106,7 @@ export function parseConfig(text: string, opts: ParseOptions = {}): Config {
 interface Ctx {
   file: string;
   lineOf(raw: (string | number)[]): number;
+  warn(message: string): void;
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -147,11 +137,17 @@ function readStruct(
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(v)) {
     const canon = canonicalKey(shape, key);
-    if (canon === undefined || value === null || value === undefined) continue; // viper ignores unknown keys
+    if (canon === undefined) {
+      // viper ignores unknown keys; dost says so, since a misspelt control would be dropped silently.
+      const at = path ? `${path}.${key}` : key;
+      ctx.warn(`${ctx.file}:${ctx.lineOf([...raw, key])}: ${at}: unknown key, ignored (no gost version reads it)`);
+      continue;
+    }
+    if (value === null || value === undefined) continue;
     const got = readField(value, shape[canon], [...raw, key], path ? `${path}.${canon}` : canon, ctx);
     if (!isZero(got)) out[canon] = got;
   }
-  ORIGIN.set(out, { file: ctx.file, line: ctx.lineOf(raw), path });
+  setOrigin(out, { file: ctx.file, path, line: (key) => ctx.lineOf(key === undefined ? raw : [...raw, key]) });
   return out;
 }
 
@@ -238,13 +234,7 @@ function isZero(v: unknown): boolean {
 }
 
 function originError(obj: object, key: string, reason: string): ConfigError {
-  const o = ORIGIN.get(obj);
-  return new ConfigError(
-    o?.file ?? "<command line>",
-    o?.line ?? 0,
-    o ? `${o.path}${key}` : key.replace(/^\./, ""),
-    reason,
-  );
+  return errorAt(obj, key.replace(/^\./, ""), reason);
 }
 
 /**
@@ -296,9 +286,7 @@ export function validateConfig(cfg: Config): void {
       if (hop.nodes?.length || hasLoader(hop)) continue;
       if (named.has(hop.name)) continue;
       const what = `hop "${hop.name}" has no nodes and there is no top-level hop of that name`;
-      throw ORIGIN.has(hop)
-        ? originError(hop, "", what)
-        : new ConfigError("<command line>", 0, `chains[${ci}].hops[${hi}]`, what);
+      throw errorAt(hop, "", what, `chains[${ci}].hops[${hi}]`);
     }
   }
 }
@@ -311,9 +299,13 @@ export function validateConfig(cfg: Config): void {
 export function mergeConfigs(...configs: Config[]): Config {
   const out: Record<string, unknown> = {};
   const singletons = new Set<string>(SINGLETON_SECTIONS);
+  // Errors about a whole section name the source that gave it.
+  const from = new Map<string, object>();
+  setOrigin(out, { file: "<config>", path: "", line: () => 0, of: (key) => originOf(from.get(key) ?? {}) });
   for (const cfg of configs) {
     for (const [k, v] of Object.entries(cfg)) {
       if (v === undefined) continue;
+      if (singletons.has(k) || !from.has(k)) from.set(k, cfg);
       out[k] = singletons.has(k) || !Array.isArray(v) ? v : [...((out[k] as unknown[] | undefined) ?? []), ...v];
     }
   }
@@ -323,6 +315,8 @@ export function mergeConfigs(...configs: Config[]): Config {
 export interface SourceOptions {
   /** Reads standard input for `-C -`. @default reads Deno.stdin */
   readStdin?: () => Promise<string>;
+  /** Receives warnings (unknown keys, scheme fallbacks), one line each. @default ignored */
+  warn?: (message: string) => void;
 }
 
 /**
@@ -334,10 +328,11 @@ export interface SourceOptions {
  */
 export async function loadConfigSource(source: string, opts: SourceOptions = {}): Promise<Config> {
   const s = source.trim();
-  if (s.startsWith("{") && s.endsWith("}")) return parseConfig(s, { file: "<inline>", format: "json" });
+  const warn = opts.warn;
+  if (s.startsWith("{") && s.endsWith("}")) return parseConfig(s, { file: "<inline>", format: "json", warn });
   if (s === "-") {
     const text = await (opts.readStdin ?? (() => new Response(Deno.stdin.readable).text()))();
-    return parseConfig(text, { file: "<stdin>", format: text.trimStart().startsWith("{") ? "json" : "yaml" });
+    return parseConfig(text, { file: "<stdin>", format: text.trimStart().startsWith("{") ? "json" : "yaml", warn });
   }
   let text: string;
   try {
@@ -345,7 +340,7 @@ export async function loadConfigSource(source: string, opts: SourceOptions = {})
   } catch (e) {
     throw new Error(`Cannot read config file "${source}": ${(e as Error).message}`, { cause: e });
   }
-  return parseConfig(text, { file: source });
+  return parseConfig(text, { file: source, warn });
 }
 
 /** Extensions tried in each directory, in viper's order (`json` before `yaml`). */
@@ -396,13 +391,13 @@ export interface ResolveOptions extends SourceOptions {
 export async function loadConfig(args: CLIArgs, opts: ResolveOptions = {}): Promise<Config> {
   const sources: Config[] = [];
   for (const c of args.C) sources.push(await loadConfigSource(c, opts));
-  let cfg = mergeConfigs(...sources, buildCLIConfig(args, opts.known, { workerId: opts.workerId }));
+  let cfg = mergeConfigs(...sources, buildCLIConfig(args, opts.known, { workerId: opts.workerId, warn: opts.warn }));
   if (!cfg.services?.length && !args.api && !cfg.api && args.C.length === 0) {
     const path = findDefaultConfig(opts.defaultDirs);
     if (!path) {
       throw new Error("No configuration: give -L or -C, or put gost.yaml in /etc/gost/, $HOME/.gost/ or .");
     }
-    cfg = mergeConfigs(await loadConfigSource(path), cfg);
+    cfg = mergeConfigs(await loadConfigSource(path, opts), cfg);
   }
   cfg = applyOverrides(cfg, args, opts.env);
   validateConfig(cfg);

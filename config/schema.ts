@@ -90,6 +90,7 @@ export interface FileLoaderConfig {
 export interface RedisLoaderConfig {
   addr?: string;
   db?: number;
+  username?: string;
   password?: string;
   key?: string;
   type?: string;
@@ -438,7 +439,7 @@ const PLUGIN: Shape = { type: "string", addr: "string", tls: { struct: TLS }, ti
 const LOADERS: Shape = {
   reload: "duration",
   file: { struct: { path: "string" } },
-  redis: { struct: { addr: "string", db: "int", password: "text", key: "string", type: "string" } },
+  redis: { struct: { addr: "string", db: "int", username: "text", password: "text", key: "string", type: "string" } },
   http: { struct: { url: "string", timeout: "duration" } },
   plugin: { struct: PLUGIN },
 };

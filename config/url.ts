@@ -14,6 +14,7 @@
 import { parseDuration } from "../transports/metadata.ts";
 import { joinHostPort } from "../transports/addr.ts";
 import { msToGoDuration } from "./schema.ts";
+import { markFlagOrigin } from "./origin.ts";
 import type {
   AuthConfig,
   ChainConfig,
@@ -84,6 +85,8 @@ export interface ServiceURLOptions {
   side?: Config;
   /** Prefix for `target-N` names; GOST uses `go-<id>@` in a `--` worker. */
   targetPrefix?: string;
+  /** Receives a line for each scheme part that GOST silently replaces. */
+  warn?: (message: string) => void;
 }
 
 export interface NodeURLOptions {
@@ -91,6 +94,8 @@ export interface NodeURLOptions {
   index?: number;
   /** Receives the side objects that query keys create (`bypasses`, `resolvers`, `hosts`). */
   side?: Config;
+  /** Receives a line for each scheme part that GOST silently replaces. */
+  warn?: (message: string) => void;
 }
 
 // ---------------------------------------------------------------------------
@@ -181,6 +186,37 @@ function cutHost(s: string): { host: string; remain: string } {
   const at = s.slice(start, end).lastIndexOf("@");
   if (at >= 0) start += at + 1;
   return { host: s.slice(start, end), remain: s.slice(0, start) + s.slice(end) };
+}
+
+/**
+ * Tells about scheme parts GOST replaces without a word (`foo+ws://` serves
+ * `auto` over ws): the user most likely meant something else.
+ */
+function warnFallback(
+  warn: ((m: string) => void) | undefined,
+  flag: string,
+  url: string,
+  scheme: string,
+  typed: string[],
+  used: string[],
+  roles: string[],
+): void {
+  if (!warn) return;
+  if (scheme.split("+").length > 2) {
+    warn(`${flag} "${url}": scheme "${scheme}" has more than two parts; gost and dost use ${used.join("+")} instead`);
+    return;
+  }
+  if (!scheme.includes("+")) {
+    // One scheme names both roles; naming just one of them (`-L ws://` = auto over ws) is gost's rule, not a typo.
+    if (typed[0] !== used[0] && typed[1] !== used[1]) {
+      warn(`${flag} "${url}": "${scheme}" is not a gost scheme; gost and dost use ${used.join("+")} instead`);
+    }
+    return;
+  }
+  for (let i = 0; i < 2; i++) {
+    if (typed[i] === used[i]) continue;
+    warn(`${flag} "${url}": ${roles[i]} "${typed[i]}" is not a gost name; gost and dost use "${used[i]}" instead`);
+  }
 }
 
 /** Trims and adds `auto://` when there is no scheme (spec §2.1 steps 1–2). */
@@ -426,8 +462,10 @@ export function parseServiceURL(
     addrs = expandPortRange(host, fail);
   }
 
+  const asTyped = [handler, listener];
   if (!known.handlers.has(handler)) handler = "auto";
   if (!known.listeners.has(listener)) listener = handler === "ssu" ? "udp" : "tcp";
+  warnFallback(opts.warn, "-L", s, u.scheme, asTyped, [handler, listener], ["handler", "listener"]);
 
   // Forward mode: targets in the path.
   const targets: ForwardNodeConfig[] = [];
@@ -523,9 +561,10 @@ function takeServiceObjects(svc: ServiceConfig, side: Config): void {
     str(get(m, k))
   );
   if (inp || out || cin || cout) {
+    // gost writes "$  1MB" for limiter.out alone, which reads back as an *upload* limit; an empty side is "0" here.
     const limits: string[] = [];
-    if (inp || out) limits.push(`$ ${inp} ${out}`);
-    if (cin || cout) limits.push(`$$ ${cin} ${cout}`);
+    if (inp || out) limits.push(`$ ${inp || "0"} ${out || "0"}`);
+    if (cin || cout) limits.push(`$$ ${cin || "0"} ${cout || "0"}`);
     svc.limiter = push(side, "limiters", { limits });
     consume("limiter.in", "limiter.out", "limiter.conn.in", "limiter.conn.out");
   }
@@ -562,8 +601,10 @@ export function parseNodeURL(s: string, known: KnownNames = GOST_NAMES, opts: No
   const schemes = u.scheme.split("+");
   let [connector, dialer] = schemes.length === 1 ? [schemes[0], schemes[0]] : schemes.length === 2 ? schemes : ["", ""];
   const isPathAddr = u.host === "" && schemes.some((x) => PATH_SCHEMES.has(x));
+  const asTyped = [connector, dialer];
   if (!known.connectors.has(connector)) connector = "http";
   if (!known.dialers.has(dialer)) dialer = connector === "ssu" ? "udp" : "tcp";
+  warnFallback(opts.warn, "-F", s, u.scheme, asTyped, [connector, dialer], ["connector", "dialer"]);
 
   const hosts = isPathAddr ? [u.path] : u.host.split(",").filter(Boolean);
   if (hosts.length === 0 || hosts[0] === "") fail("missing host");
@@ -662,6 +703,8 @@ export function parseAddrURL(s: string): { addr: string; auth?: AuthConfig; get(
 export interface CLIConfigOptions {
   /** `_GOST_ID` of a `--` worker: forward targets are then named `go-<id>@target-N`. */
   workerId?: string;
+  /** Receives a line for each scheme part that GOST silently replaces. */
+  warn?: (message: string) => void;
 }
 
 /**
@@ -681,12 +724,22 @@ export function buildCLIConfig(
   if (nodes.length) {
     chain = { name: "chain-0", hops: [] };
     cfg.chains = [chain];
-    nodes.forEach((f, index) => chain!.hops!.push(parseNodeURL(f, known, { index, side: cfg })));
+    nodes.forEach((f, index) => {
+      const before = sideCounts(cfg);
+      const hop = parseNodeURL(f, known, { index, side: cfg, warn: opts.warn });
+      markFlagOrigin(hop, `-F "${f}"`, `chains[0].hops[${index}]`);
+      markSide(cfg, before, `-F "${f}"`);
+      chain!.hops!.push(hop);
+    });
   }
   const services: ServiceConfig[] = [];
   const targetPrefix = opts.workerId ? `go-${opts.workerId}@` : "";
   for (const l of args.L ?? []) {
-    for (const svc of parseServiceURL(l, services.length, known, { side: cfg, targetPrefix })) {
+    const before = sideCounts(cfg);
+    const parsed = parseServiceURL(l, services.length, known, { side: cfg, targetPrefix, warn: opts.warn });
+    markSide(cfg, before, `-L "${l}"`);
+    for (const svc of parsed) {
+      markFlagOrigin(svc, `-L "${l}"`, `services[${services.length}]`);
       if (chain) {
         if (REMOTE_LISTENERS.has(svc.listener!.type!)) svc.listener!.chain = chain.name;
         else svc.handler!.chain = chain.name;
@@ -696,6 +749,20 @@ export function buildCLIConfig(
   }
   if (services.length) cfg.services = services;
   return cfg;
+}
+
+/** How many items each side section has, to find the ones a flag added. */
+function sideCounts(cfg: Config): Record<string, number> {
+  return Object.fromEntries(
+    Object.keys(SIDE_NAMES).map((k) => [k, (cfg[k as keyof Config] as unknown[])?.length ?? 0]),
+  );
+}
+
+function markSide(cfg: Config, before: Record<string, number>, flag: string): void {
+  for (const k of Object.keys(SIDE_NAMES)) {
+    const list = (cfg[k as keyof Config] as object[] | undefined) ?? [];
+    for (let i = before[k]; i < list.length; i++) markFlagOrigin(list[i], flag, `${k}[${i}]`);
+  }
 }
 
 /**

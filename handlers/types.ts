@@ -109,3 +109,11 @@ export class ProxyError extends Error {
     this.name = "ProxyError";
   }
 }
+
+/** Raised by a router when a service's bypass refuses the target (HTTP 403, SOCKS5 0x02, relay 0x03). */
+export class ForbiddenError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ForbiddenError";
+  }
+}

@@ -24,6 +24,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { benchLimiter, LIMIT_RATE, markdown as limiterMarkdown } from "./bench_limiter.ts";
 import {
   cpuSeconds,
   freePort,
@@ -437,7 +438,11 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`bench: --rounds must be an integer from 1 to 20, got "${parsed.rounds}"`);
     return 2;
   }
-  const only = (parsed.only ?? []).flatMap((o) => o.split(",")).map((o) => o.trim()).filter(Boolean);
+  let only = (parsed.only ?? []).flatMap((o) => o.split(",")).map((o) => o.trim()).filter(Boolean);
+  // `limiter` is the traffic-limit accuracy row (scripts/bench_limiter.ts), not an iperf3 scenario.
+  const withLimiter = only.length === 0 || only.includes(LIMITER_ROW);
+  const limiterOnly = only.length > 0 && only.every((o) => o === LIMITER_ROW);
+  only = only.filter((o) => o !== LIMITER_ROW);
   const unknown = only.filter((o) => !SCENARIOS.some((s) => s.name === o));
   if (unknown.length) {
     console.error(`bench: unknown scenario "${unknown[0]}"; known: ${SCENARIOS.map((s) => s.name).join(", ")}`);
@@ -452,6 +457,11 @@ export async function main(argv: string[]): Promise<number> {
   const write = !parsed["no-write"] && (parsed.write || only.length === 0);
   const command = `deno task bench${args.length ? ` -- ${args.join(" ")}` : ""}`;
 
+  if (limiterOnly) {
+    const r = await limiterSection(opts);
+    console.log(r.text);
+    return r.ok ? 0 : 1;
+  }
   try {
     await runToEnd("iperf3", ["--version"], 10_000);
   } catch {
@@ -490,7 +500,8 @@ export async function main(argv: string[]): Promise<number> {
     wall: (performance.now() - t0) / 1000,
     others: Math.max(0, machineCpuSeconds() - machine0 - (ownCpuSeconds() - own0)),
   };
-  const body = await report(setups, opts, command, bg);
+  let body = await report(setups, opts, command, bg);
+  if (withLimiter) body += "\n\n" + (await limiterSection(opts)).text;
   console.log(body);
   for (const r of setups) if (r.error) console.error(`\n${nameOf(r)}: ${r.error}`);
   if (write) {
@@ -499,6 +510,28 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`bench: wrote ${out}`);
   }
   return setups.some((r) => r.error) ? 1 : 0;
+}
+
+/** The `--only` name of the traffic-limiter row. */
+const LIMITER_ROW = "limiter";
+
+/**
+ * A 1 MiB/s service limit (`$ 1MB 1MB`) over a 10 s download, dost and gost
+ * (`GOST_BIN`) in the same run; each must land within ±5% of the limit.
+ * Run on its own with `--only limiter`, or as the last section of a full run.
+ */
+async function limiterSection(opts: Options): Promise<{ text: string; ok: boolean }> {
+  const { rows, errors } = await benchLimiter({ mainTs: opts.entry, gostBin: Deno.env.get("GOST_BIN") });
+  const pass = (r: { ratio: number }) => Math.abs(r.ratio - 1) <= 0.05;
+  const text = [
+    `### Traffic limiter: \`$ 1MB 1MB\` (${LIMIT_RATE} B/s) over a 10 s download, target ±5%`,
+    "",
+    limiterMarkdown(rows),
+    "",
+    ...rows.map((r) => `- ${r.who}: ${pass(r) ? "pass" : "FAIL"} (${((r.ratio - 1) * 100).toFixed(1)}%)`),
+    ...errors.map((e) => `- ${e.who}: error: ${e.message}`),
+  ].join("\n");
+  return { text, ok: errors.length === 0 && rows.every(pass) };
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -27,6 +27,8 @@ export const PEERS: Record<string, string> = {
   "ngtcp2-server": "/usr/sbin/gtlsserver",
   "python3-requests": "/usr/lib/python3/dist-packages/requests",
   "python3-socks": "/usr/lib/python3/dist-packages/socks.py",
+  "redis-server": "redis-server",
+  dnsmasq: "/usr/sbin/dnsmasq",
 };
 
 export async function has(cmdOrPath: string): Promise<boolean> {

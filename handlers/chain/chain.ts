@@ -28,10 +28,26 @@ export class Chain {
 
   /** Picks one node per hop and connects to `addr` through them. */
   async dial(network: string, addr: string, opts: DialOptions = {}): Promise<Conn> {
-    const nodes = this.hops.map((h) => h.select());
+    const nodes = this.route(addr);
+    if (nodes.length === 0) return network === "udp" ? dialUdp(addr, opts) : netDial(addr, opts);
     const timeout = AbortSignal.timeout(ROUTE_TIMEOUT);
     const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
     return await this.#connectThrough(nodes, nodes.length, network, addr, { ...opts, signal });
+  }
+
+  /**
+   * One node per hop for a request to `addr`. A hop that bypasses `addr`
+   * ends the route before it (gost `chain.Route`): with hop 0 bypassed the
+   * target is dialled directly, as a bypass asks.
+   */
+  route(addr: string): Node[] {
+    const nodes: Node[] = [];
+    for (const h of this.hops) {
+      const n = h.select(addr);
+      if (!n) break;
+      nodes.push(n);
+    }
+    return nodes;
   }
 
   /**
@@ -42,7 +58,8 @@ export class Chain {
    */
   async bind(network: string, addr: string, opts: BindOptions = {}): Promise<Listener> {
     if (this.hops.length === 0) throw new ChainError(`Chain "${this.name}" has no hops to bind through`);
-    const nodes = this.hops.map((h) => h.select());
+    const nodes = this.route(addr);
+    if (nodes.length < this.hops.length) throw new ChainError(`Bind ${addr}/${network}: empty route (bypassed)`);
     const last = nodes.length - 1;
     const node = nodes[last];
     if (!canBind(node.connector)) {
@@ -67,7 +84,9 @@ export class Chain {
   async #transport(nodes: Node[], i: number, opts: DialOptions): Promise<Conn> {
     const node = nodes[i];
     const hop = this.hops[i];
-    const raw = i === 0 ? netDial : (a: string, o?: DialOptions) => this.#connectThrough(nodes, i, "tcp", a, o ?? opts);
+    const via = i === 0 ? netDial : (a: string, o?: DialOptions) => this.#connectThrough(nodes, i, "tcp", a, o ?? opts);
+    const resolve = node.resolve;
+    const raw = resolve ? async (a: string, o?: DialOptions) => via(await resolve(a, (o ?? opts).signal), o) : via;
     let conn: Conn;
     try {
       conn = await node.dialer.dial(node.addr, raw, opts);

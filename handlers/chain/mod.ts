@@ -3,3 +3,5 @@ export { Hop } from "./hop.ts";
 export type { Node } from "./node.ts";
 export { Selector, type SelectorOptions } from "./selector.ts";
 export { type BindConnector, type BindOptions, canBind } from "./binder.ts";
+export { type NameResolver, PolicyRouter, resolveAddr, type RouterPolicy } from "./policy_router.ts";
+export type { HopOptions } from "./hop.ts";

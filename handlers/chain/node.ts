@@ -1,5 +1,6 @@
 import type { Dialer } from "../../transports/types.ts";
 import type { Connector } from "../types.ts";
+import type { BypassMatcher } from "../bypass/mod.ts";
 
 /** One proxy in a hop: where it is and how to speak to it. */
 export interface Node {
@@ -8,4 +9,8 @@ export interface Node {
   addr: string;
   connector: Connector;
   dialer: Dialer;
+  /** Targets this node must not carry (node-level `bypass`): the hop skips it for them. */
+  bypass?: BypassMatcher;
+  /** Maps the node's own address through the node's (else the hop's) hosts and resolver. */
+  resolve?: (addr: string, signal?: AbortSignal) => Promise<string>;
 }

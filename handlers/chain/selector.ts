@@ -57,11 +57,16 @@ export class Selector<T> {
     return false;
   }
 
-  /** The next item by strategy; when every item is failed, falls back to all (as GOST does). */
-  select(): T | undefined {
-    if (this.#items.length === 0) return undefined;
-    let pool = this.#items.filter((t) => this.#alive(t));
-    if (pool.length === 0) pool = this.#items;
+  /**
+   * The next item by strategy among those `accept` lets through; when every
+   * one of them is failed, falls back to all of them (dost never turns a
+   * dead hop into a direct dial).
+   */
+  select(accept?: (t: T) => boolean): T | undefined {
+    const candidates = accept ? this.#items.filter(accept) : this.#items;
+    if (candidates.length === 0) return undefined;
+    let pool = candidates.length === 1 ? candidates : candidates.filter((t) => this.#alive(t));
+    if (pool.length === 0) pool = candidates;
     switch (this.#strategy) {
       case "random":
       case "rand":

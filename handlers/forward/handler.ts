@@ -12,7 +12,7 @@ import { pipe } from "../../transports/_io/pipe.ts";
 import { pipeDatagrams } from "../../transports/udp/pipe.ts";
 import { closeQuietly } from "../../transports/_io/write_all.ts";
 import type { Conn } from "../../transports/types.ts";
-import type { Handler, HandleResult, HandlerOptions, Target } from "../types.ts";
+import { ForbiddenError, type Handler, type HandleResult, type HandlerOptions, type Target } from "../types.ts";
 
 /** Address dialled when a service has no target (only a forward connector makes sense then). */
 export const PLACEHOLDER_TARGET = ":0";
@@ -38,7 +38,8 @@ export class ForwardHandler implements Handler {
         if (t) fwd!.markOk(t);
       } catch (err) {
         lastErr = err;
-        if (t) fwd!.markFailed(t);
+        // A bypassed target is refused, not broken: try the next without marking it.
+        if (t && !(err instanceof ForbiddenError)) fwd!.markFailed(t);
       }
     }
     if (!upstream) {

@@ -15,7 +15,7 @@ import {
   serializeRequestHead,
 } from "../../transports/_http1/head.ts";
 import type { Conn } from "../../transports/types.ts";
-import type { Handler, HandleResult, HandlerOptions } from "../types.ts";
+import { ForbiddenError, type Handler, type HandleResult, type HandlerOptions } from "../types.ts";
 import { type HttpHandlerOptions, parseHandlerMetadata } from "./metadata.ts";
 import { decodeGostTarget } from "./gost_target.ts";
 
@@ -146,7 +146,8 @@ export class HttpHandler implements Handler {
     try {
       upstream = await this.#opts.router.dial("tcp", target, { signal });
     } catch (err) {
-      await this.#reply(conn, "HTTP/1.1 503 Service Unavailable", true, true);
+      const status = err instanceof ForbiddenError ? "403 Forbidden" : "503 Service Unavailable";
+      await this.#reply(conn, `HTTP/1.1 ${status}`, true, true);
       return { target, fields, error: err };
     }
     try {
@@ -175,8 +176,11 @@ export class HttpHandler implements Handler {
     try {
       upstream = await this.#opts.router.dial("tcp", target, { signal });
     } catch (err) {
-      await writeAll(conn, encoder.encode(`${req.version} 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n`))
-        .catch(() => {});
+      if (err instanceof ForbiddenError) await this.#reply(conn, "HTTP/1.1 403 Forbidden", true, true);
+      else {
+        await writeAll(conn, encoder.encode(`${req.version} 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n`))
+          .catch(() => {});
+      }
       return { target, fields, error: err };
     }
     const h = req.headers;
@@ -192,7 +196,8 @@ export class HttpHandler implements Handler {
       closeQuietly(upstream);
       return { target, fields, error: err };
     }
-    const r = await pipe(conn.unwrap(), upstream, signal);
+    const client = conn.unwrap();
+    const r = await pipe(client, answerIfSilent(upstream, client, req.version), signal);
     return { target, fields, inBytes: r.aToB + head.length, outBytes: r.bToA, error: r.error };
   }
 
@@ -208,6 +213,45 @@ export class HttpHandler implements Handler {
       // client gone
     }
   }
+}
+
+/**
+ * gost reads the upstream's response itself and answers 503 when none comes
+ * (a relay or SOCKS hop refusing a lazy CONNECT, a target closing at once).
+ * dost relays the bytes as they are, so it does the same at the first read:
+ * an upstream that ends or fails before sending a byte makes the client get
+ * a 503 instead of an empty reply.
+ */
+function answerIfSilent(upstream: Conn, client: Conn, version: string): Conn {
+  let first = true;
+  const fail = async (): Promise<void> => {
+    await writeAll(client, encoder.encode(`${version} 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n`))
+      .catch(() => {});
+  };
+  return {
+    async read(p: Uint8Array): Promise<number | null> {
+      if (!first) return upstream.read(p);
+      first = false;
+      let n: number | null;
+      try {
+        n = await upstream.read(p);
+      } catch (err) {
+        await fail();
+        throw err;
+      }
+      if (n === null) await fail();
+      return n;
+    },
+    write: (p) => upstream.write(p),
+    closeWrite: () => upstream.closeWrite(),
+    close: () => upstream.close(),
+    get localAddr() {
+      return upstream.localAddr;
+    },
+    get remoteAddr() {
+      return upstream.remoteAddr;
+    },
+  };
 }
 
 function hostOf(target: string): string {

@@ -14,7 +14,7 @@ import { serializeRequestHead } from "../../transports/_http1/head.ts";
 import type { HeaderField } from "../../transports/h2/mod.ts";
 import { type Http1RequestConn, type Http2RequestConn, isHttp2RequestConn } from "../../transports/http2/mod.ts";
 import type { Conn } from "../../transports/types.ts";
-import type { Handler, HandleResult, HandlerOptions } from "../types.ts";
+import { ForbiddenError, type Handler, type HandleResult, type HandlerOptions } from "../types.ts";
 import { decodeGostTarget } from "../http/gost_target.ts";
 import { type HttpHandlerOptions, parseHandlerMetadata } from "../http/metadata.ts";
 import { forwardHttp1 } from "./_forward.ts";
@@ -71,7 +71,7 @@ export class Http2Handler implements Handler {
     try {
       upstream = await this.#opts.router.dial("tcp", target, { signal });
     } catch (err) {
-      await conn.respond(503, this.#extra, true).catch(() => {});
+      await conn.respond(err instanceof ForbiddenError ? 403 : 503, this.#extra, true).catch(() => {});
       return { target, fields, error: err };
     }
 

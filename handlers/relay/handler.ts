@@ -14,7 +14,14 @@ import { pipe } from "../../transports/_io/pipe.ts";
 import { type MuxConfig, parseMuxMetadata } from "../../transports/_mux/mod.ts";
 import { pipeDatagrams } from "../../transports/udp/pipe.ts";
 import type { Addr, Conn } from "../../transports/types.ts";
-import { AuthError, type Handler, type HandleResult, type HandlerOptions, ProxyError } from "../types.ts";
+import {
+  AuthError,
+  ForbiddenError,
+  type Handler,
+  type HandleResult,
+  type HandlerOptions,
+  ProxyError,
+} from "../types.ts";
 import { serveRelayTcpBind, serveRelayUdpBind } from "./bind.ts";
 import { parseHandlerMetadata, type RelayHandlerMetadata } from "./metadata.ts";
 import { RelayDatagramConn } from "./udp.ts";
@@ -117,12 +124,11 @@ class RelayHandler implements Handler {
       throw new ProxyError("Relay CONNECT without a target address");
     }
     await this.#checkNetwork(conn, network);
-    // TODO(bypass): a bypass match answers STATUS_FORBIDDEN once bypass rules exist.
     let target: Conn;
     try {
       target = await this.#opts.router.dial(network, address, { signal });
     } catch (err) {
-      await reply(conn, STATUS_NETWORK_UNREACHABLE);
+      await reply(conn, err instanceof ForbiddenError ? STATUS_FORBIDDEN : STATUS_NETWORK_UNREACHABLE);
       throw new ProxyError(`Dial ${address}/${network} failed: ${errText(err)}`, { cause: err });
     }
     this.#opts.log.debug(`relay connect ${address}/${network}`);
@@ -143,6 +149,10 @@ class RelayHandler implements Handler {
     try {
       target = await this.#opts.router.dial(network, node.addr, { signal });
     } catch (err) {
+      if (err instanceof ForbiddenError) {
+        await reply(conn, STATUS_FORBIDDEN);
+        throw err;
+      }
       fwd.markFailed(node);
       await reply(conn, STATUS_HOST_UNREACHABLE);
       throw new ProxyError(`Dial forward target ${node.name} (${node.addr}/${network}) failed: ${errText(err)}`, {

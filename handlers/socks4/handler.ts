@@ -10,10 +10,18 @@ import { pipe } from "../../transports/_io/pipe.ts";
 import { closeQuietly, writeAll } from "../../transports/_io/write_all.ts";
 import type { Conn } from "../../transports/types.ts";
 import type { Handler, HandleResult, HandlerOptions } from "../types.ts";
-import { AuthError, ProxyError } from "../types.ts";
+import { AuthError, ForbiddenError, ProxyError } from "../types.ts";
 import { hex, unwrapConn, Watchdog } from "../socks5/mod.ts";
 import { type HandlerMetadata, parseHandlerMetadata } from "./metadata.ts";
-import { CMD_CONNECT, encodeReply, readRequest, REP_FAILED, REP_GRANTED, REP_REJECTED_USERID } from "./protocol.ts";
+import {
+  CMD_CONNECT,
+  encodeReply,
+  readRequest,
+  REP_FAILED,
+  REP_GRANTED,
+  REP_REJECTED,
+  REP_REJECTED_USERID,
+} from "./protocol.ts";
 
 class Socks4Handler implements Handler {
   readonly #opts: HandlerOptions;
@@ -48,7 +56,8 @@ class Socks4Handler implements Handler {
       try {
         target = await this.#opts.router.dial("tcp", req.addr, { signal });
       } catch (err) {
-        await writeAll(br, encodeReply(REP_FAILED)).catch(() => {});
+        // gost answers a bypassed target with 92, other dial errors with 91.
+        await writeAll(br, encodeReply(err instanceof ForbiddenError ? REP_REJECTED : REP_FAILED)).catch(() => {});
         throw err;
       }
       // The reply is a write of its own, never glued to tunnel data.

@@ -13,7 +13,7 @@ import { tlsServer } from "../../transports/tls/mod.ts";
 import { type MuxConfig, parseMuxMetadata } from "../../transports/_mux/mod.ts";
 import { type Conn, HandshakeError } from "../../transports/types.ts";
 import type { Authenticator, Handler, HandleResult, HandlerOptions } from "../types.ts";
-import { AuthError, ProxyError } from "../types.ts";
+import { AuthError, ForbiddenError, ProxyError } from "../types.ts";
 import { serveBind, serveMbind, serveUdpTun, type Socks5BindOptions } from "./bind.ts";
 import { type HandlerMetadata, parseHandlerMetadata } from "./metadata.ts";
 import { serveUdpAssociate } from "./udp.ts";
@@ -74,6 +74,7 @@ export function selectMethod(offered: Uint8Array, hasAuth: boolean, noTLS: boole
 
 /** Maps a dial error to a reply code: refused → 05, host unreachable or unknown → 04, else GOST's 03. */
 export function replyForDialError(err: unknown): number {
+  if (err instanceof ForbiddenError) return REP_NOT_ALLOWED;
   for (let e = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
     if (e instanceof Deno.errors.ConnectionRefused) return REP_CONN_REFUSED;
     if (e instanceof Deno.errors.NotFound) return REP_HOST_UNREACHABLE;

@@ -27,10 +27,16 @@ export async function checkProxy(port: number, originPort: number, what: string)
   assertEquals(big.bytes.length, 5_000_000, `${what}: 5 MB body`);
 }
 
-/** Writes `text` to a temporary config file; returns its path. */
+let tempDir: string | undefined;
+let tempCount = 0;
+
+/** Writes `text` to a temporary config file; returns its path. The folder goes when the test process ends. */
 export async function configFile(text: string, ext = "yaml"): Promise<string> {
-  const dir = await Deno.makeTempDir({ prefix: "dost-e2e-h2-" });
-  const path = `${dir}/config.${ext}`;
+  if (!tempDir) {
+    const dir = tempDir = await Deno.makeTempDir({ prefix: "dost-e2e-h2-" });
+    globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
+  }
+  const path = `${tempDir}/config-${tempCount++}.${ext}`;
   await Deno.writeTextFile(path, text);
   return path;
 }

@@ -1,0 +1,7 @@
+/**
+ * Client admission: who may use a service.
+ *
+ * @module
+ */
+export { Admission, AdmissionGroup, type Admitter, compileAdmission } from "./admission.ts";
+export { admissionListener } from "./listener.ts";
