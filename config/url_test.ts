@@ -217,7 +217,7 @@ Deno.test("-L consumed keys", () => {
       nameservers: [{ addr: "1.1.1.1:53", prefer: "ipv6" }, { addr: "8.8.8.8", prefer: "ipv6" }],
     }],
     hosts: [{ name: "hosts-0", mappings: [{ hostname: "a.com", ip: "1.2.3.4" }, { hostname: "b.com", ip: "::1" }] }],
-    limiters: [{ name: "limiter-0", limits: ["$ 10MB ", "$$  1MB"] }],
+    limiters: [{ name: "limiter-0", limits: ["$ 10MB 0", "$$ 0 1MB"] }],
     climiters: [{ name: "climiter-0", limits: ["$ 100"] }],
     rlimiters: [{ name: "rlimiter-0", limits: ["$ 2.5"] }],
   });
