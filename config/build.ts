@@ -16,7 +16,16 @@ import type { Listener, ListenerOptions, ServerTLSConfig } from "../transports/t
 import { StaticAuthenticator } from "../handlers/auth.ts";
 import { AdmissionGroup, admissionListener } from "../handlers/admission/mod.ts";
 import { BypassGroup, type BypassMatcher } from "../handlers/bypass/mod.ts";
-import { Chain, ChainRouter, Hop, type Node, PolicyRouter, resolveAddr, Selector } from "../handlers/chain/mod.ts";
+import {
+  Chain,
+  ChainRouter,
+  Hop,
+  type Node,
+  PolicyRouter,
+  resolveAddr,
+  Selector,
+  STRATEGIES,
+} from "../handlers/chain/mod.ts";
 import { limitHandler, limitListener } from "../handlers/limiter/mod.ts";
 import { connectorRegistry, handlerRegistry } from "../handlers/registry.ts";
 import { Service } from "../handlers/service.ts";
@@ -108,7 +117,17 @@ export function checkConfig(cfg: Config): void {
       }
     }
   }
+  const strategy = (sel: SelectorConfig | undefined, obj: object | undefined) => {
+    if (sel?.strategy && !STRATEGIES.has(sel.strategy.toLowerCase())) {
+      const why = sel.strategy.toLowerCase() === "hash"
+        ? 'strategy "hash" is not supported by dost yet'
+        : `unknown strategy "${sel.strategy}" (round, rr, random, rand, fifo, ha)`;
+      throw errorAt(sel, "strategy", why, obj ? "" : "selector");
+    }
+  };
+  for (const s of cfg.services ?? []) strategy(s.forwarder?.selector, s.forwarder);
   const hop = (h: HopConfig, path: string) => {
+    strategy(h.selector, h);
     for (const [j, n] of (h.nodes ?? []).entries()) {
       get(connectorRegistry, n.connector?.type || "http", n.connector ?? n, n.connector ? "type" : "connector");
       get(dialerRegistry, n.dialer?.type || "tcp", n.dialer ?? n, n.dialer ? "type" : "dialer");
@@ -239,6 +258,7 @@ async function buildChain(
     const nodes: Node[] = [];
     for (const [j, n] of (hc.nodes ?? []).entries()) {
       const node = await buildNode(n, `${hpath}.nodes[${j}]`, log);
+      Object.assign(node, selectable(n.metadata, n, `${hpath}.nodes[${j}]`));
       node.bypass = bypassOf(n, policies);
       // A node's own address goes through the node's hosts and resolver, else the hop's.
       const hosts = policies.hosts.get(n.hosts ?? hc.hosts ?? "");
@@ -288,6 +308,13 @@ async function buildNode(n: NodeConfig, path: string, log: Logger): Promise<Node
       `TLS certificate verification is off for node ${n.name} (${n.addr}), as in gost; set secure=true to verify`,
     );
   }
+  // Keys gost's selector reads from the node's own metadata are taken by `selectable()`.
+  const sections: [object, Record<string, unknown> | undefined][] = [
+    [n.connector ?? n, n.connector?.metadata],
+    [n.dialer ?? n, n.dialer?.metadata],
+    [n, n.metadata],
+  ];
+  warnUnused(log, [dialerMd, connectorMd], sections, SELECTOR_KEYS);
   return { name: n.name, addr: n.addr, connector, dialer };
 }
 
@@ -303,6 +330,51 @@ interface BuildContext {
   policies: Policies;
   serverTLS: (tls: TLSConfig | undefined) => () => Promise<ServerTLSConfig>;
   log: Logger;
+}
+
+/** Service metadata keys dost accepts without reading: it applies limiter changes at once. */
+const SERVICE_KEYS = new Set(["limiter.refreshinterval", "limiter.cleanupinterval"]);
+/** Node metadata keys read by {@linkcode selectable}. */
+const SELECTOR_KEYS = new Set(["weight", "backup", "maxfails", "max_fails", "failtimeout", "fail_timeout"]);
+
+/**
+ * One warning per option that no component read: gost may know it, dost does
+ * not use it. The command line gives every un-prefixed key to the handler,
+ * the listener and the service (or the connector, dialer, node and hop), so
+ * an option counts as used when any of them asked for it.
+ */
+function warnUnused(
+  log: Logger,
+  mds: Metadata[],
+  sections: [object, Record<string, unknown> | undefined][],
+  known: ReadonlySet<string>,
+): void {
+  const asked = (k: string) => mds.some((m) => !m.unasked().includes(k));
+  const seen = new Set<string>();
+  for (const [owner, md] of sections) {
+    for (const key of Object.keys(md ?? {})) {
+      const k = key.toLowerCase();
+      if (seen.has(k) || known.has(k) || asked(k)) continue;
+      seen.add(k);
+      log.warn(errorAt(owner, "metadata", `option "${key}" is not used by dost, ignored`).message);
+    }
+  }
+}
+
+/** Node metadata gost's selector reads: `weight`, `backup`, `maxFails`, `failTimeout`. */
+function selectable(md: Record<string, unknown> | undefined, obj: object, path: string) {
+  const m = new Metadata(md ?? {});
+  try {
+    const failTimeout = m.duration("failTimeout", "fail_timeout");
+    return {
+      weight: m.int("weight"),
+      backup: m.bool("backup"),
+      maxFails: m.int("maxFails", "max_fails"),
+      failTimeout,
+    };
+  } catch (err) {
+    throw errorAt(obj, "metadata", (err as Error).message, path);
+  }
 }
 
 /** `bypass` and `bypasses` of a service, hop or node as one matcher. */
@@ -338,7 +410,12 @@ function planService(s: ServiceConfig, path: string, ctx: BuildContext): Service
   let forwarder: TargetSelector | undefined;
   const fnodes = s.forwarder?.nodes ?? [];
   if (fnodes.length) {
-    const targets: Target[] = fnodes.map((n) => ({ name: n.name, addr: n.addr, network: n.network }));
+    const targets: Target[] = fnodes.map((n, j) => ({
+      name: n.name,
+      addr: n.addr,
+      network: n.network,
+      ...selectable(n.metadata, n, `${path}.forwarder.nodes[${j}]`),
+    }));
     forwarder = new Selector(targets, selectorOptions(s.forwarder?.selector));
   }
 
@@ -376,11 +453,12 @@ function planService(s: ServiceConfig, path: string, ctx: BuildContext): Service
 
   return {
     async open() {
+      const listenerMd = new Metadata(s.listener?.metadata ?? {});
       let listener: Listener;
       try {
         listener = await listenerFactory({
           addr: s.addr,
-          metadata: new Metadata(s.listener?.metadata ?? {}),
+          metadata: listenerMd,
           tls: ctx.serverTLS(s.listener?.tls as TLSConfig | undefined),
           log,
           bind,
@@ -391,6 +469,11 @@ function planService(s: ServiceConfig, path: string, ctx: BuildContext): Service
       // Admission first (a refused client costs nothing), then the connection and traffic limits.
       if (admitter) listener = admissionListener(listener, admitter, log);
       if (climiter || traffic) listener = limitListener(listener, { conn: climiter, traffic, log });
+      warnUnused(ctx.log, [metadata, listenerMd], [
+        [s.handler ?? s, s.handler?.metadata],
+        [s.listener ?? s, s.listener?.metadata],
+        [s, s.metadata],
+      ], SERVICE_KEYS);
       return new Service(s.name, listener, handler, log);
     },
   };

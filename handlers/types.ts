@@ -29,11 +29,15 @@ export interface Router {
   bind?: Binder;
 }
 
-/** A forwarding target (`forwarder.nodes[]`). */
+/** A forwarding target (`forwarder.nodes[]`); weight, backup and fail limits come from its metadata. */
 export interface Target {
   name: string;
   addr: string;
   network?: string;
+  weight?: number;
+  backup?: boolean;
+  maxFails?: number;
+  failTimeout?: number;
 }
 
 /** Picks forwarder targets and remembers failures (GOST's selector). */

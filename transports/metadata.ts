@@ -14,26 +14,38 @@ export type MetadataValue = unknown;
 /** Case-insensitive, read-only option bag. */
 export class Metadata {
   readonly #map = new Map<string, MetadataValue>();
+  /** Keys some component asked for; shared with copies, so the config builder can name unused options. */
+  readonly #asked: Set<string>;
 
   constructor(init?: Record<string, MetadataValue> | Metadata) {
     if (init instanceof Metadata) {
       for (const [k, v] of init.#map) this.#map.set(k, v);
-    } else if (init) {
-      for (const [k, v] of Object.entries(init)) this.#map.set(k.toLowerCase(), v);
+      this.#asked = init.#asked;
+    } else {
+      this.#asked = new Set();
+      if (init) { for (const [k, v] of Object.entries(init)) this.#map.set(k.toLowerCase(), v); }
     }
   }
 
   /** The raw value of the first alias present. */
   get(...keys: string[]): MetadataValue {
     for (const k of keys) {
-      const v = this.#map.get(k.toLowerCase());
+      const lower = k.toLowerCase();
+      this.#asked.add(lower);
+      const v = this.#map.get(lower);
       if (v !== undefined) return v;
     }
     return undefined;
   }
 
   has(...keys: string[]): boolean {
+    for (const k of keys) this.#asked.add(k.toLowerCase());
     return keys.some((k) => this.#map.has(k.toLowerCase()));
+  }
+
+  /** Keys present that no component has asked for (lower case). */
+  unasked(): string[] {
+    return [...this.#map.keys()].filter((k) => !this.#asked.has(k));
   }
 
   /** A string, or `undefined`. Numbers and booleans are stringified. */

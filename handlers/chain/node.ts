@@ -1,9 +1,10 @@
 import type { Dialer } from "../../transports/types.ts";
 import type { Connector } from "../types.ts";
 import type { BypassMatcher } from "../bypass/mod.ts";
+import type { Selectable } from "./selector.ts";
 
 /** One proxy in a hop: where it is and how to speak to it. */
-export interface Node {
+export interface Node extends Selectable {
   name: string;
   /** `host:port` of the proxy. */
   addr: string;

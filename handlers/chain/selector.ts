@@ -1,11 +1,17 @@
 /**
- * GOST's node selector: a strategy picks among the nodes that are not marked
- * failed; a node is skipped for `failTimeout` after `maxFails` failures.
+ * GOST's node selector (x v0.8.1 `selector/`): among the candidates, drop
+ * the failed ones (a node is failed for `failTimeout` after `maxFails`
+ * failures), then the backups while a primary is left, then a strategy
+ * picks. Unlike gost, an all-failed set is never empty: dost keeps using
+ * the failed nodes rather than let a hop vanish and dial around the proxy.
  *
  * @module
  */
 
-export type Strategy = "round" | "rr" | "random" | "rand" | "fifo" | "ha" | "hash";
+export type Strategy = "round" | "rr" | "random" | "rand" | "fifo" | "ha";
+
+/** Strategy names dost runs; gost's `hash` needs the client address and is refused at start. */
+export const STRATEGIES: ReadonlySet<string> = new Set(["round", "rr", "random", "rand", "fifo", "ha"]);
 
 export interface SelectorOptions {
   /** @default "round" */
@@ -13,6 +19,18 @@ export interface SelectorOptions {
   /** @default 1 */
   maxFails?: number;
   /** Milliseconds a failed node is skipped. @default 10000 */
+  failTimeout?: number;
+}
+
+/** What an item may say about itself (node metadata `weight`, `backup`, `maxFails`, `failTimeout`). */
+export interface Selectable {
+  /** Weight for the random strategy; ≤ 0 counts as 1. */
+  weight?: number;
+  /** Used only when every other candidate has failed. */
+  backup?: boolean;
+  /** Overrides the selector's `maxFails` for this item. */
+  maxFails?: number;
+  /** Overrides the selector's `failTimeout` (ms) for this item. */
   failTimeout?: number;
 }
 
@@ -25,7 +43,7 @@ interface Mark {
 }
 
 /** Selects items with failure marking. */
-export class Selector<T> {
+export class Selector<T extends Selectable | object> {
   readonly #items: T[];
   readonly #marks = new Map<T, Mark>();
   readonly #strategy: string;
@@ -47,30 +65,36 @@ export class Selector<T> {
     return this.#items;
   }
 
+  /**
+   * A failed item keeps its count after `failTimeout` (gost): it is eligible
+   * again, and one more failure excludes it again.
+   */
   #alive(t: T): boolean {
     const m = this.#marks.get(t);
-    if (!m || m.fails < this.#maxFails) return true;
-    if (Date.now() - m.at >= this.#failTimeout) {
-      this.#marks.delete(t);
-      return true;
-    }
-    return false;
+    const s = t as Selectable;
+    const maxFails = s.maxFails && s.maxFails > 0 ? s.maxFails : this.#maxFails;
+    const failTimeout = s.failTimeout && s.failTimeout > 0 ? s.failTimeout : this.#failTimeout;
+    return !m || m.fails < maxFails || Date.now() - m.at >= failTimeout;
   }
 
   /**
    * The next item by strategy among those `accept` lets through; when every
-   * one of them is failed, falls back to all of them (dost never turns a
-   * dead hop into a direct dial).
+   * one of them is failed, falls back to all of them.
    */
   select(accept?: (t: T) => boolean): T | undefined {
     const candidates = accept ? this.#items.filter(accept) : this.#items;
     if (candidates.length === 0) return undefined;
-    let pool = candidates.length === 1 ? candidates : candidates.filter((t) => this.#alive(t));
+    if (candidates.length === 1) return candidates[0];
+    let pool = candidates.filter((t) => this.#alive(t));
     if (pool.length === 0) pool = candidates;
+    if (pool.length > 1) {
+      const primaries = pool.filter((t) => !(t as Selectable).backup);
+      if (primaries.length > 0) pool = primaries;
+    }
     switch (this.#strategy) {
       case "random":
       case "rand":
-        return pool[Math.floor(Math.random() * pool.length)];
+        return weighted(pool);
       case "fifo":
       case "ha":
         return pool[0];
@@ -89,4 +113,17 @@ export class Selector<T> {
   markOk(t: T): void {
     this.#marks.delete(t);
   }
+}
+
+function weighted<T>(pool: T[]): T {
+  const w = pool.map((t) => {
+    const x = (t as Selectable).weight ?? 0;
+    return x > 0 ? x : 1;
+  });
+  let r = Math.random() * w.reduce((a, b) => a + b, 0);
+  for (let i = 0; i < pool.length; i++) {
+    r -= w[i];
+    if (r < 0) return pool[i];
+  }
+  return pool[pool.length - 1];
 }

@@ -434,6 +434,15 @@ Deno.test("e2e access: references, policy data and addresses are all checked bef
     } finally {
       await typo.cleanup();
     }
+    const unused = await startDost(["-L", `http://127.0.0.1:${p}?proxyAgent=x&nosuchoption=1`]);
+    await unused.stop();
+    assert(
+      unused.logs.some((l) =>
+        l.includes('services[0].handler.metadata: option \\"nosuchoption\\" is not used by dost')
+      ),
+      unused.logs.join("\n"),
+    );
+    assert(!unused.logs.some((l) => l.includes(`option \\"proxyAgent\\"`)), "options dost reads are not reported");
     const api = await runDost(["-L", `http://127.0.0.1:${p}`, "-api", "127.0.0.1:0"]);
     assertEquals(api.code, 1);
     assertStringIncludes(api.stderr, "api: not supported by dost yet");
@@ -442,4 +451,83 @@ Deno.test("e2e access: references, policy data and addresses are all checked bef
   } finally {
     await big.cleanup();
   }
+});
+
+Deno.test({
+  name: "e2e selection: a backup node serves once the primary fails; retries make the first request succeed",
+  ignore: !hasCurl,
+  async fn() {
+    const origin = startOrigin();
+    const dead = freePort();
+    const b = freePort();
+    const backup = await startDost(["-L", `http://127.0.0.1:${b}`]);
+    const url = `http://127.0.0.1:${origin.port}/sel`;
+    const chain = (p: number, retries: number) =>
+      `services:
+- name: service-0
+  addr: 127.0.0.1:${p}
+  handler: {type: http, chain: c0, retries: ${retries}}
+chains:
+- name: c0
+  hops:
+  - name: h0
+    selector: {strategy: fifo, maxFails: 1, failTimeout: 30s}
+    nodes:
+    - {name: primary, addr: "127.0.0.1:${dead}", connector: {type: http}}
+    - {name: spare, addr: "127.0.0.1:${b}", connector: {type: http}, metadata: {backup: true}}
+`;
+    const p0 = freePort();
+    const p1 = freePort();
+    const f0 = await withYaml(chain(p0, 0));
+    const f1 = await withYaml(chain(p1, 1));
+    const d0 = await startDost(["-C", f0.path], { services: 1 });
+    const d1 = await startDost(["-C", f1.path], { services: 1 });
+    try {
+      assertEquals((await curl("-x", `http://127.0.0.1:${p0}`, url)).stdout.trim(), "503", "primary is down");
+      assertEquals((await curl("-x", `http://127.0.0.1:${p0}`, url)).stdout, "origin:/sel\n200", "then the backup");
+      assertEquals((await curl("-x", `http://127.0.0.1:${p1}`, url)).stdout, "origin:/sel\n200", "retried at once");
+    } finally {
+      await d0.stop();
+      await d1.stop();
+      await backup.stop();
+      await f0.cleanup();
+      await f1.cleanup();
+      await origin.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "e2e selection: when every node of a hop is down dost fails the request; gost 3.2.6 dials around the proxy",
+  ignore: !hasCurl,
+  async fn() {
+    const origin = startOrigin();
+    const [d1, d2] = [freePort(), freePort()];
+    const url = `http://127.0.0.1:${origin.port}/leak`;
+    const { sides, cleanup } = await bothSides((p) =>
+      `services:
+- name: service-0
+  addr: 127.0.0.1:${p}
+  handler: {type: http, chain: c0}
+chains:
+- name: c0
+  hops:
+  - name: h0
+    nodes:
+    - {name: n1, addr: "127.0.0.1:${d1}", connector: {type: http}}
+    - {name: n2, addr: "127.0.0.1:${d2}", connector: {type: http}}
+`
+    );
+    try {
+      for (const s of sides) {
+        const got: string[] = [];
+        for (let i = 0; i < 4; i++) got.push((await curl("-x", `http://127.0.0.1:${s.port}`, url)).stdout.slice(-3));
+        if (s.name === "dost") assertEquals(got, ["503", "503", "503", "503"], "dost never dials around the hop");
+        else assert(got.includes("200"), `gost 3.2.6 leaks around the dead hop (the defect dost avoids): ${got}`);
+      }
+    } finally {
+      await cleanup();
+      await origin.close();
+    }
+  },
 });
