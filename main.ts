@@ -6,6 +6,7 @@
  */
 import { BuildError, buildRuntime, type Runtime } from "./config/build.ts";
 import { ConfigError } from "./config/origin.ts";
+import { checkLogging, type Logging, openLogging } from "./config/logging.ts";
 import { registerBuiltins } from "./config/builtins.ts";
 import { CLIError, parseArgs, USAGE } from "./config/cli.ts";
 import { loadConfig } from "./config/load.ts";
@@ -68,12 +69,24 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
 
-  log.level = args.DD ? "trace" : args.D ? "debug" : (cfg.log?.level as typeof log.level | undefined) ?? "info";
+  // The log section takes over from the start-up logger (JSON, info, stderr) before anything is built.
+  let logging: Logging;
+  try {
+    checkLogging(cfg);
+    logging = openLogging(cfg);
+  } catch (err) {
+    console.error(`dost: ${(err as Error).message}`);
+    return 1;
+  }
+  log.sink = logging.root.sink;
+  log.format = logging.root.format ?? "json";
+  log.level = args.DD ? "trace" : args.D ? "debug" : logging.root.level;
 
   let runtime: Runtime;
   try {
-    runtime = await buildRuntime(cfg, log);
+    runtime = await buildRuntime(cfg, log, { loggers: logging.named });
   } catch (err) {
+    logging.close();
     // An unexpected failure would otherwise show only its message.
     const known = err instanceof ConfigError || err instanceof BuildError;
     console.error(`dost: ${known ? (err as Error).message : String((err as Error).stack ?? err)}`);
@@ -96,6 +109,7 @@ export async function main(argv: string[]): Promise<number> {
   await runtime.shutdown(grace);
   await serving;
   log.info("stopped");
+  logging.close();
   return 0;
 }
 

@@ -7,7 +7,7 @@
  * @module
  */
 import { splitHostPort } from "../transports/addr.ts";
-import type { Logger } from "../transports/log.ts";
+import { Logger, type LogTarget } from "../transports/log.ts";
 import { Metadata } from "../transports/metadata.ts";
 import { dialerRegistry, listenerRegistry } from "../transports/registry.ts";
 import type { Registry } from "../transports/registry.ts";
@@ -31,6 +31,7 @@ import { connectorRegistry, handlerRegistry } from "../handlers/registry.ts";
 import { Service } from "../handlers/service.ts";
 import type { Auth, Authenticator, Target, TargetSelector } from "../handlers/types.ts";
 import { TLS_DIALERS } from "./builtins.ts";
+import { checkLogging } from "./logging.ts";
 import { errorAt } from "./origin.ts";
 import { buildPolicies, checkPolicies, Policies } from "./policies.ts";
 import { checkSupported } from "./support.ts";
@@ -94,6 +95,7 @@ function selectorOptions(s?: SelectorConfig) {
  */
 export function checkConfig(cfg: Config): void {
   checkSupported(cfg);
+  checkLogging(cfg);
   checkPolicies(cfg);
   checkReferences(cfg);
   const names = new Set<string>();
@@ -160,6 +162,7 @@ function checkReferences(cfg: Config): void {
     rlimiter: new Set((cfg.rlimiters ?? []).map((x) => x.name!)),
     resolver: new Set((cfg.resolvers ?? []).map((x) => x.name!)),
     hosts: new Set((cfg.hosts ?? []).map((x) => x.name!)),
+    logger: new Set((cfg.loggers ?? []).map((x) => x.name!)),
   };
   const one = (obj: object | undefined, key: string, kind: keyof typeof sets) => {
     const v = (obj as Record<string, unknown> | undefined)?.[key];
@@ -189,6 +192,8 @@ function checkReferences(cfg: Config): void {
     one(s, "limiter", "limiter");
     one(s, "climiter", "climiter");
     one(s, "rlimiter", "rlimiter");
+    one(s, "logger", "logger");
+    many(s, "loggers", "logger");
   }
   const hop = (h: HopConfig) => {
     dns(h);
@@ -202,7 +207,12 @@ function checkReferences(cfg: Config): void {
  * Builds services and chains. The whole config is checked and every policy
  * loaded before the first port is bound; a failure releases everything.
  */
-export async function buildRuntime(cfg: Config, log: Logger): Promise<Runtime> {
+export interface BuildOptions {
+  /** Named loggers' targets (`loggers:`), for services with `logger`/`loggers`. */
+  loggers?: ReadonlyMap<string, LogTarget>;
+}
+
+export async function buildRuntime(cfg: Config, log: Logger, opts: BuildOptions = {}): Promise<Runtime> {
   checkConfig(cfg);
   let globalTLS: Promise<ServerTLSConfig> | undefined;
   const defaultTLS = () => (globalTLS ??= defaultServerTLS(globalTLSConfig(cfg.tls), { log }));
@@ -223,7 +233,7 @@ export async function buildRuntime(cfg: Config, log: Logger): Promise<Runtime> {
       chains.set(c.name, await buildChain(c, `chains[${i}]`, topHops, policies, log));
     }
 
-    const ctx: BuildContext = { chains, policies, serverTLS, log };
+    const ctx: BuildContext = { chains, policies, serverTLS, log, loggers: opts.loggers ?? new Map() };
     const plans = (cfg.services ?? []).map((s, i) => planService(s, `services[${i}]`, ctx));
     const services: Service[] = [];
     for (const plan of plans) {
@@ -328,6 +338,7 @@ function globalTLSConfig(tls: TLSConfig | undefined): GlobalTLSConfig | undefine
 interface BuildContext {
   chains: Map<string, Chain>;
   policies: Policies;
+  loggers: ReadonlyMap<string, LogTarget>;
   serverTLS: (tls: TLSConfig | undefined) => () => Promise<ServerTLSConfig>;
   log: Logger;
 }
@@ -393,7 +404,9 @@ function planService(s: ServiceConfig, path: string, ctx: BuildContext): Service
   const { policies } = ctx;
   const handlerType = s.handler?.type || "auto";
   const listenerType = s.listener?.type || "tcp";
-  const log = ctx.log.with({ service: s.name, listener: listenerType, handler: handlerType });
+  const loggerNames = [...(s.logger ? [s.logger] : []), ...(s.loggers ?? [])];
+  const base = loggerNames.length ? Logger.fanout(loggerNames.map((n) => ctx.loggers.get(n)!)) : ctx.log;
+  const log = base.with({ service: s.name, listener: listenerType, handler: handlerType });
 
   const chain = s.handler?.chain ? ctx.chains.get(s.handler.chain) : undefined;
 

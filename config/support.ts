@@ -18,8 +18,6 @@ const NOT_YET = "not supported by dost yet";
 const UNSUPPORTED: Record<string, string> = {
   "services[].interface": NOT_YET,
   "services[].sockopts": NOT_YET,
-  "services[].logger": NOT_YET,
-  "services[].loggers": NOT_YET,
   "services[].observer": NOT_YET,
   "services[].recorders": NOT_YET,
   "services[].handler.chainGroup": NOT_YET,
@@ -72,11 +70,9 @@ const UNSUPPORTED: Record<string, string> = {
   caches: NOT_YET,
   quotas: NOT_YET,
   observers: NOT_YET,
-  loggers: NOT_YET,
   profiling: NOT_YET,
   api: NOT_YET,
   metrics: NOT_YET,
-  "log.rotation": NOT_YET,
 };
 
 /** TLS sub-keys, wherever a `tls` section appears. */
@@ -89,10 +85,7 @@ const UNSUPPORTED_TLS: Record<string, string> = {
 };
 
 /** Keys whose value dost supports only in part. */
-const VALUES: Record<string, (v: unknown) => string | undefined> = {
-  "log.format": (v) => (v === "json" ? undefined : `format "${v}" is not supported by dost yet (only json)`),
-  "log.output": (v) => (v === "stderr" ? undefined : `output "${v}" is not supported by dost yet (only stderr)`),
-};
+const VALUES: Record<string, (v: unknown) => string | undefined> = {};
 
 /** Metadata keys gost reads at service, hop and node level (x v0.8.1 `config/parsing`) that dost does not. */
 const SERVICE_MD = [

@@ -21,8 +21,6 @@ Deno.test("support: keys dost does not run are refused with file:line and key", 
   );
   refuse("api:\n  addr: :18080\n", "api", 1);
   refuse("metrics:\n  addr: :9000\n", "metrics", 1);
-  refuse("log:\n  level: info\n  output: /var/log/gost.log\n", "log.output", 3);
-  refuse("log:\n  format: text\n", "log.format", 2);
   refuse("authers:\n- name: a\n  plugin:\n    addr: 127.0.0.1:8000\n", "authers[0].plugin", 3);
   refuse("ingresses:\n- name: i\n  rules: []\n", "ingresses", 1);
   refuse(

@@ -1,5 +1,5 @@
 /**
- * JSON-lines logger with GOST's field names (`level`, `msg`, `service`,
+ * JSON-lines (or gost's text) logger with GOST's field names (`level`, `msg`, `service`,
  * `listener`, `handler`, `local`, `remote`, `duration`, …). Credentials must
  * never be passed in fields; `redact` helps for URLs.
  *
@@ -8,13 +8,22 @@
 
 export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "fatal";
 
+/** `json` (one object per line) or gost's `text` (logrus text: `time=… level=… msg=… key=value`). */
+export type LogFormat = "json" | "text";
+
 const ORDER: Record<LogLevel, number> = { trace: 0, debug: 1, info: 2, warn: 3, error: 4, fatal: 5 };
+
+/** True for gost's level names. */
+export function isLogLevel(s: string): s is LogLevel {
+  return s in ORDER;
+}
 
 /** Where log lines go; replaceable in tests. */
 export type LogSink = (line: string) => void;
 
 const encoder = new TextEncoder();
-const stderrSink: LogSink = (line) => {
+/** Standard error, one line per write. */
+export const stderrSink: LogSink = (line) => {
   try {
     Deno.stderr.writeSync(encoder.encode(line + "\n"));
   } catch {
@@ -22,9 +31,19 @@ const stderrSink: LogSink = (line) => {
   }
 };
 
-interface LoggerState {
+/** Where one logger writes: its level, format and sink; `fields` are added to its lines only. */
+export interface LogTarget {
   level: LogLevel;
   sink: LogSink;
+  /** @default "json" */
+  format?: LogFormat;
+  /** Added to every line of this target (a named logger's `logger: <name>`). */
+  fields?: Record<string, unknown>;
+}
+
+interface LoggerState extends LogTarget {
+  /** Several targets at once (a service with `loggers: [a, b]`); each filters by its own level. */
+  fanout?: LogTarget[];
 }
 
 export class Logger {
@@ -34,6 +53,12 @@ export class Logger {
   constructor(fields: Record<string, unknown> = {}, state?: LoggerState) {
     this.#fields = fields;
     this.#state = state ?? { level: "info", sink: stderrSink };
+  }
+
+  /** A logger writing to every target in `targets` (gost's `loggers: [...]`). */
+  static fanout(targets: LogTarget[], fields: Record<string, unknown> = {}): Logger {
+    const level = targets.reduce<LogLevel>((lo, t) => (ORDER[t.level] < ORDER[lo] ? t.level : lo), "fatal");
+    return new Logger(fields, { level, sink: () => {}, fanout: targets });
   }
 
   /** A logger that adds `fields` to every line and shares level and sink. */
@@ -50,6 +75,9 @@ export class Logger {
   set sink(s: LogSink) {
     this.#state.sink = s;
   }
+  set format(f: LogFormat) {
+    this.#state.format = f;
+  }
 
   enabled(l: LogLevel): boolean {
     return ORDER[l] >= ORDER[this.#state.level];
@@ -62,7 +90,11 @@ export class Logger {
       if (v instanceof Error) rec[k] = v.message;
       else if (v === undefined) delete rec[k];
     }
-    this.#state.sink(JSON.stringify(rec));
+    for (const t of this.#state.fanout ?? [this.#state]) {
+      if (ORDER[level] < ORDER[t.level]) continue;
+      const r = t.fields ? { ...rec, ...t.fields } : rec;
+      t.sink(t.format === "text" ? textLine(r) : JSON.stringify(r));
+    }
   }
 
   trace(msg: string, f?: Record<string, unknown>): void {
@@ -84,6 +116,24 @@ export class Logger {
 
 /** The process-wide root logger. */
 export const rootLogger: Logger = new Logger();
+
+/**
+ * logrus's text format as gost prints it: `time="…" level=info msg="…"`,
+ * then the other fields sorted by key; values quoted when they hold
+ * anything but letters, digits and `-._/@^+`.
+ */
+export function textLine(rec: Record<string, unknown>): string {
+  const { time, level, msg, ...rest } = rec;
+  const t = typeof time === "string" ? time.replace(/\.\d+Z$/, "Z") : time;
+  const parts = [`time=${quote(t)}`, `level=${quote(level)}`, `msg=${quote(msg)}`];
+  for (const k of Object.keys(rest).sort()) parts.push(`${k}=${quote(rest[k])}`);
+  return parts.join(" ");
+}
+
+function quote(v: unknown): string {
+  const s = typeof v === "string" ? v : typeof v === "object" && v !== null ? JSON.stringify(v) : String(v);
+  return /^[A-Za-z0-9\-._\/@^+]*$/.test(s) ? s : JSON.stringify(s);
+}
 
 /** Formats a Deno address as GOST prints it (`host:port`). */
 export function formatAddr(a: Deno.Addr | undefined): string {
