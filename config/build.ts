@@ -31,6 +31,7 @@ import { connectorRegistry, handlerRegistry } from "../handlers/registry.ts";
 import { Service } from "../handlers/service.ts";
 import type { Auth, Authenticator, Target, TargetSelector } from "../handlers/types.ts";
 import { TLS_DIALERS } from "./builtins.ts";
+import { type ComponentKind, gostReads } from "./gost_options.ts";
 import { checkLogging } from "./logging.ts";
 import { errorAt } from "./origin.ts";
 import { buildPolicies, checkPolicies, Policies } from "./policies.ts";
@@ -319,12 +320,11 @@ async function buildNode(n: NodeConfig, path: string, log: Logger): Promise<Node
     );
   }
   // Keys gost's selector reads from the node's own metadata are taken by `selectable()`.
-  const sections: [object, Record<string, unknown> | undefined][] = [
-    [n.connector ?? n, n.connector?.metadata],
-    [n.dialer ?? n, n.dialer?.metadata],
+  checkUnused(log, [dialerMd, connectorMd], [
+    [n.connector ?? n, n.connector?.metadata, ["connector", connectorType]],
+    [n.dialer ?? n, n.dialer?.metadata, ["dialer", dialerType]],
     [n, n.metadata],
-  ];
-  warnUnused(log, [dialerMd, connectorMd], sections, SELECTOR_KEYS);
+  ], SELECTOR_KEYS);
   return { name: n.name, addr: n.addr, connector, dialer };
 }
 
@@ -348,24 +348,33 @@ const SERVICE_KEYS = new Set(["limiter.refreshinterval", "limiter.cleanupinterva
 /** Node metadata keys read by {@linkcode selectable}. */
 const SELECTOR_KEYS = new Set(["weight", "backup", "maxfails", "max_fails", "failtimeout", "fail_timeout"]);
 
+/** Where an option sits, and the gost component that would read it there (none for service/node metadata). */
+type OptionSection = [owner: object, md: Record<string, unknown> | undefined, reader?: [ComponentKind, string]];
+
 /**
- * One warning per option that no component read: gost may know it, dost does
- * not use it. The command line gives every un-prefixed key to the handler,
- * the listener and the service (or the connector, dialer, node and hop), so
- * an option counts as used when any of them asked for it.
+ * Options (metadata keys) that no dost component read: when gost's component
+ * in that place reads the key, dost refuses it (gost would act on it, dost
+ * would not); otherwise one warning. The command line gives every un-prefixed
+ * key to the handler, the listener and the service (or the connector, dialer,
+ * node and hop), so an option counts as used when any of them asked for it.
+ *
+ * @throws {ConfigError} for the first option gost would act on
  */
-function warnUnused(
-  log: Logger,
-  mds: Metadata[],
-  sections: [object, Record<string, unknown> | undefined][],
-  known: ReadonlySet<string>,
-): void {
+function checkUnused(log: Logger, mds: Metadata[], sections: OptionSection[], known: ReadonlySet<string>): void {
   const asked = (k: string) => mds.some((m) => !m.unasked().includes(k));
   const seen = new Set<string>();
-  for (const [owner, md] of sections) {
+  for (const [owner, md, reader] of sections) {
     for (const key of Object.keys(md ?? {})) {
       const k = key.toLowerCase();
-      if (seen.has(k) || known.has(k) || asked(k)) continue;
+      if (known.has(k) || asked(k)) continue;
+      if (reader && gostReads(reader[0], reader[1], k)) {
+        throw errorAt(
+          owner,
+          "metadata",
+          `option "${key}" of gost's ${reader[1]} ${reader[0]} is not supported by dost yet`,
+        );
+      }
+      if (seen.has(k)) continue;
       seen.add(k);
       log.warn(errorAt(owner, "metadata", `option "${key}" is not used by dost, ignored`).message);
     }
@@ -482,11 +491,17 @@ function planService(s: ServiceConfig, path: string, ctx: BuildContext): Service
       // Admission first (a refused client costs nothing), then the connection and traffic limits.
       if (admitter) listener = admissionListener(listener, admitter, log);
       if (climiter || traffic) listener = limitListener(listener, { conn: climiter, traffic, log });
-      warnUnused(ctx.log, [metadata, listenerMd], [
-        [s.handler ?? s, s.handler?.metadata],
-        [s.listener ?? s, s.listener?.metadata],
-        [s, s.metadata],
-      ], SERVICE_KEYS);
+      // The listener's options are known only once it is built; nothing has been served on it yet.
+      try {
+        checkUnused(ctx.log, [metadata, listenerMd], [
+          [s.handler ?? s, s.handler?.metadata, ["handler", handlerType]],
+          [s.listener ?? s, s.listener?.metadata, ["listener", listenerType]],
+          [s, s.metadata],
+        ], SERVICE_KEYS);
+      } catch (err) {
+        listener.close();
+        throw err;
+      }
       return new Service(s.name, listener, handler, log);
     },
   };

@@ -15,6 +15,7 @@ import { dialUdp } from "../../transports/udp/dial.ts";
 import { PacketListener } from "../../transports/udp/listener.ts";
 import { SocketPacketConn } from "../../transports/udp/packet.ts";
 import type { Conn, DialOptions, Listener } from "../../transports/types.ts";
+import type { ChainMetrics } from "../metrics/mod.ts";
 import type { Router } from "../types.ts";
 import { type BindOptions, canBind } from "./binder.ts";
 import type { Hop } from "./hop.ts";
@@ -24,7 +25,11 @@ import type { Node } from "./node.ts";
 export const ROUTE_TIMEOUT = 30_000;
 
 export class Chain {
-  constructor(readonly name: string, readonly hops: Hop[]) {}
+  /**
+   * @param metrics reports connect failures and the first node's connect
+   * time (gost `chain/route.go`); absent when metrics are off
+   */
+  constructor(readonly name: string, readonly hops: Hop[], readonly metrics?: ChainMetrics) {}
 
   /** Picks one node per hop and connects to `addr` through them. */
   async dial(network: string, addr: string, opts: DialOptions = {}): Promise<Conn> {
@@ -67,7 +72,7 @@ export class Chain {
     }
     const timeout = AbortSignal.timeout(ROUTE_TIMEOUT);
     const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
-    const conn = await this.#transport(nodes, last, { signal });
+    const conn = await this.#connect(nodes, last, { signal });
     try {
       const ln = await node.connector.bind(conn, network, addr, { ...opts, signal });
       this.hops[last].markOk(node);
@@ -80,9 +85,26 @@ export class Chain {
     }
   }
 
+  /**
+   * The route's connect phase (gost `route.connect`): the transport conn to
+   * the last node, `nodes[last]`. A failure anywhere on the way counts as a
+   * chain error of the route's first node.
+   */
+  async #connect(nodes: Node[], last: number, opts: DialOptions): Promise<Conn> {
+    if (!this.metrics) return await this.#transport(nodes, last, opts);
+    try {
+      return await this.#transport(nodes, last, opts);
+    } catch (err) {
+      this.metrics.connectError(this.name, nodes[0].name);
+      throw err;
+    }
+  }
+
   /** The transport conn to `nodes[i]`, handshaken by its connector. */
   async #transport(nodes: Node[], i: number, opts: DialOptions): Promise<Conn> {
     const node = nodes[i];
+    // gost times the first node's dial and handshake (here its name resolution, done inside the dial, too).
+    const start = i === 0 && this.metrics ? performance.now() : undefined;
     const hop = this.hops[i];
     const via = i === 0 ? netDial : (a: string, o?: DialOptions) => this.#connectThrough(nodes, i, "tcp", a, o ?? opts);
     const resolve = node.resolve;
@@ -103,12 +125,19 @@ export class Chain {
         throw new ChainError(`Handshake with ${node.name} (${node.addr}) failed: ${errMessage(err)}`, { cause: err });
       }
     }
+    if (start !== undefined) this.metrics!.nodeConnected(this.name, node.name, (performance.now() - start) / 1000);
     return conn;
   }
 
-  /** Goes through `nodes[0..k-1]` and asks `nodes[k-1]` to connect to `addr`. */
+  /**
+   * Goes through `nodes[0..k-1]` and asks `nodes[k-1]` to connect to `addr`.
+   * With `k` = the whole route this is a dial (connect phase, then the target);
+   * a smaller `k` is a raw dial for a later node, inside the connect phase.
+   */
   async #connectThrough(nodes: Node[], k: number, network: string, addr: string, opts: DialOptions): Promise<Conn> {
-    const conn = await this.#transport(nodes, k - 1, opts);
+    const conn = k === nodes.length
+      ? await this.#connect(nodes, k - 1, opts)
+      : await this.#transport(nodes, k - 1, opts);
     const node = nodes[k - 1];
     try {
       const out = await node.connector.connect(conn, network, addr, opts);
