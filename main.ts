@@ -7,6 +7,11 @@
 import { BuildError, buildRuntime, type Runtime } from "./config/build.ts";
 import { ConfigError } from "./config/origin.ts";
 import { checkLogging, type Logging, openLogging } from "./config/logging.ts";
+import type { MetricsConfig } from "./config/schema.ts";
+import { Metrics } from "./handlers/metrics/mod.ts";
+import { serveMetrics } from "./ops/metrics_server.ts";
+import { joinHostPort, splitHostPort } from "./transports/addr.ts";
+import type { Logger } from "./transports/log.ts";
 import { registerBuiltins } from "./config/builtins.ts";
 import { CLIError, parseArgs, USAGE } from "./config/cli.ts";
 import { loadConfig } from "./config/load.ts";
@@ -82,9 +87,19 @@ export async function main(argv: string[]): Promise<number> {
   log.format = logging.root.format ?? "json";
   log.level = args.DD ? "trace" : args.D ? "debug" : logging.root.level;
 
+  const metrics = cfg.metrics?.addr ? new Metrics() : undefined;
   let runtime: Runtime;
+  let metricsServer: { close(): Promise<void> } | undefined;
   try {
-    runtime = await buildRuntime(cfg, log, { loggers: logging.named });
+    runtime = await buildRuntime(cfg, log, { loggers: logging.named, metrics });
+    if (metrics) {
+      try {
+        metricsServer = await startMetrics(cfg.metrics!, metrics, runtime, log);
+      } catch (err) {
+        await runtime.shutdown(0);
+        throw err;
+      }
+    }
   } catch (err) {
     logging.close();
     // An unexpected failure would otherwise show only its message.
@@ -108,9 +123,32 @@ export async function main(argv: string[]): Promise<number> {
   for (const s of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(s, () => Deno.exit(1));
   await runtime.shutdown(grace);
   await serving;
+  await metricsServer?.close();
   log.info("stopped");
   logging.close();
   return 0;
+}
+
+/**
+ * The Prometheus endpoint (`metrics:` / `-metrics`): gost's path and auth
+ * (`auther` replaces `auth`); an address without a host listens on loopback
+ * only, where gost listens on every interface.
+ */
+async function startMetrics(cfg: MetricsConfig, metrics: Metrics, runtime: Runtime, log: Logger) {
+  const { host, port } = splitHostPort(cfg.addr!);
+  const addr = joinHostPort(host || "127.0.0.1", port);
+  const auther = cfg.auther ? runtime.policies.authers.get(cfg.auther) : undefined;
+  const auth = cfg.auth?.username ? { username: cfg.auth.username, password: cfg.auth.password } : undefined;
+  const server = await serveMetrics({
+    addr,
+    path: cfg.path,
+    auth,
+    auther,
+    metrics,
+    log: log.with({ kind: "metrics" }),
+  });
+  log.info(`@metrics listening on ${joinHostPort(server.addr.hostname, server.addr.port)}`, { kind: "metrics" });
+  return server;
 }
 
 if (import.meta.main) {

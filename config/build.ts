@@ -27,6 +27,7 @@ import {
   STRATEGIES,
 } from "../handlers/chain/mod.ts";
 import { limitHandler, limitListener } from "../handlers/limiter/mod.ts";
+import { type Metrics, metricsHandler, metricsListener, serviceStarted } from "../handlers/metrics/mod.ts";
 import { connectorRegistry, handlerRegistry } from "../handlers/registry.ts";
 import { Service } from "../handlers/service.ts";
 import type { Auth, Authenticator, Target, TargetSelector } from "../handlers/types.ts";
@@ -53,11 +54,12 @@ export class Runtime {
     readonly services: Service[],
     readonly chains: Map<string, Chain>,
     readonly policies: Policies = new Policies(),
+    readonly metrics?: Metrics,
   ) {}
 
-  /** Starts every service's accept loop. */
+  /** Starts every service's accept loop (each counted in `gost_services` while it runs). */
   serve(): Promise<void[]> {
-    return Promise.all(this.services.map((s) => s.serve()));
+    return Promise.all(this.services.map((s) => s.serve().finally(serviceStarted(this.metrics))));
   }
 
   /** Graceful stop: listeners close at once, open conns get `grace` ms; reloads stop. */
@@ -99,6 +101,13 @@ export function checkConfig(cfg: Config): void {
   checkLogging(cfg);
   checkPolicies(cfg);
   checkReferences(cfg);
+  if (cfg.metrics?.addr) {
+    try {
+      splitHostPort(cfg.metrics.addr);
+    } catch (err) {
+      throw errorAt(cfg.metrics, "addr", (err as Error).message, "metrics");
+    }
+  }
   const names = new Set<string>();
   for (const [i, s] of (cfg.services ?? []).entries()) {
     if (names.has(s.name)) throw errorAt(s, "name", `duplicate service name "${s.name}"`, `services[${i}]`);
@@ -182,6 +191,7 @@ function checkReferences(cfg: Config): void {
     one(obj, "resolver", "resolver");
     one(obj, "hosts", "hosts");
   };
+  if (cfg.metrics) one(cfg.metrics, "auther", "auther");
   for (const s of cfg.services ?? []) {
     one(s.handler, "chain", "chain");
     one(s.listener, "chain", "chain");
@@ -211,6 +221,8 @@ function checkReferences(cfg: Config): void {
 export interface BuildOptions {
   /** Named loggers' targets (`loggers:`), for services with `logger`/`loggers`. */
   loggers?: ReadonlyMap<string, LogTarget>;
+  /** Collects gost's metrics when set (the `metrics` section or `-metrics`); nothing is wrapped otherwise. */
+  metrics?: Metrics;
 }
 
 export async function buildRuntime(cfg: Config, log: Logger, opts: BuildOptions = {}): Promise<Runtime> {
@@ -231,10 +243,17 @@ export async function buildRuntime(cfg: Config, log: Logger, opts: BuildOptions 
 
     const chains = new Map<string, Chain>();
     for (const [i, c] of (cfg.chains ?? []).entries()) {
-      chains.set(c.name, await buildChain(c, `chains[${i}]`, topHops, policies, log));
+      chains.set(c.name, await buildChain(c, `chains[${i}]`, topHops, policies, log, opts.metrics));
     }
 
-    const ctx: BuildContext = { chains, policies, serverTLS, log, loggers: opts.loggers ?? new Map() };
+    const ctx: BuildContext = {
+      chains,
+      policies,
+      serverTLS,
+      log,
+      loggers: opts.loggers ?? new Map(),
+      metrics: opts.metrics,
+    };
     const plans = (cfg.services ?? []).map((s, i) => planService(s, `services[${i}]`, ctx));
     const services: Service[] = [];
     for (const plan of plans) {
@@ -242,7 +261,7 @@ export async function buildRuntime(cfg: Config, log: Logger, opts: BuildOptions 
       opened.push(svc.listener);
       services.push(svc);
     }
-    return new Runtime(services, chains, policies);
+    return new Runtime(services, chains, policies, opts.metrics);
   } catch (err) {
     for (const l of opened) l.close();
     policies.close();
@@ -256,6 +275,7 @@ async function buildChain(
   topHops: Map<string, HopConfig>,
   policies: Policies,
   log: Logger,
+  metrics?: Metrics,
 ): Promise<Chain> {
   const hops: Hop[] = [];
   for (const [i, h] of (c.hops ?? []).entries()) {
@@ -279,7 +299,7 @@ async function buildChain(
     }
     hops.push(new Hop(hc.name, nodes, selectorOptions(hc.selector), { bypass: bypassOf(hc, policies) }));
   }
-  return new Chain(c.name, hops);
+  return new Chain(c.name, hops, metrics);
 }
 
 async function buildNode(n: NodeConfig, path: string, log: Logger): Promise<Node> {
@@ -339,6 +359,7 @@ interface BuildContext {
   chains: Map<string, Chain>;
   policies: Policies;
   loggers: ReadonlyMap<string, LogTarget>;
+  metrics?: Metrics;
   serverTLS: (tls: TLSConfig | undefined) => () => Promise<ServerTLSConfig>;
   log: Logger;
 }
@@ -458,6 +479,8 @@ function planService(s: ServiceConfig, path: string, ctx: BuildContext): Service
   });
   const rate = s.rlimiter ? policies.rlimiters.get(s.rlimiter) : undefined;
   if (rate) handler = limitHandler(handler, rate);
+  // Outside the rate limit: gost counts its refusals as handler errors.
+  handler = metricsHandler(handler, ctx.metrics, s.name);
 
   // rtcp/rudp listeners bind through `listener.chain` (the CLI puts -F there for them).
   let bind: ListenerOptions["bind"];
@@ -491,6 +514,8 @@ function planService(s: ServiceConfig, path: string, ctx: BuildContext): Service
       // Admission first (a refused client costs nothing), then the connection and traffic limits.
       if (admitter) listener = admissionListener(listener, admitter, log);
       if (climiter || traffic) listener = limitListener(listener, { conn: climiter, traffic, log });
+      // Outermost: refused clients are not requests.
+      listener = metricsListener(listener, ctx.metrics, s.name);
       // The listener's options are known only once it is built; nothing has been served on it yet.
       try {
         checkUnused(ctx.log, [metadata, listenerMd], [

@@ -56,7 +56,7 @@ const FLAGS: Record<string, { kind: Kind; usage: string; arg?: string }> = {
   R: { kind: "duration", arg: "interval", usage: "reload the configuration periodically (not in dost yet: refused)" },
   V: { kind: "bool", usage: "print the version and exit" },
   api: { kind: "string", arg: "addr", usage: "web API address (not in dost yet: refused)" },
-  metrics: { kind: "string", arg: "addr", usage: "Prometheus metrics address (not in dost yet: refused)" },
+  metrics: { kind: "string", arg: "addr", usage: "Prometheus metrics address, [user:pass@]host:port[?path=/metrics]" },
 };
 
 /** Help text in the layout of Go's `flag.PrintDefaults`. */

@@ -72,7 +72,6 @@ const UNSUPPORTED: Record<string, string> = {
   observers: NOT_YET,
   profiling: NOT_YET,
   api: NOT_YET,
-  metrics: NOT_YET,
 };
 
 /** TLS sub-keys, wherever a `tls` section appears. */

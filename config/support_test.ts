@@ -20,7 +20,6 @@ Deno.test("support: keys dost does not run are refused with file:line and key", 
     6,
   );
   refuse("api:\n  addr: :18080\n", "api", 1);
-  refuse("metrics:\n  addr: :9000\n", "metrics", 1);
   refuse("authers:\n- name: a\n  plugin:\n    addr: 127.0.0.1:8000\n", "authers[0].plugin", 3);
   refuse("ingresses:\n- name: i\n  rules: []\n", "ingresses", 1);
   refuse(

@@ -29,6 +29,7 @@ export const PEERS: Record<string, string> = {
   "python3-socks": "/usr/lib/python3/dist-packages/socks.py",
   "redis-server": "redis-server",
   dnsmasq: "/usr/sbin/dnsmasq",
+  prometheus: "promtool",
 };
 
 export async function has(cmdOrPath: string): Promise<boolean> {

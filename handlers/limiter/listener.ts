@@ -1,5 +1,7 @@
 import type { Logger } from "../../transports/log.ts";
 import { closeQuietly } from "../../transports/_io/write_all.ts";
+import { keepExtras } from "../../transports/_io/keep_extras.ts";
+import { isHttp2RequestConn } from "../../transports/http2/conn.ts";
 import type { Conn, Listener } from "../../transports/types.ts";
 import { addrIP } from "../matcher/ip.ts";
 import { onClose } from "./_on_close.ts";
@@ -34,7 +36,8 @@ export function limitListener(ln: Listener, opts: LimitListenerOptions): Listene
     close: () => ln.close(),
     async accept(): Promise<Conn> {
       for (;;) {
-        let conn = await ln.accept();
+        const raw = await ln.accept();
+        let conn = raw;
         if (climiter) {
           const ip = addrIP(conn.remoteAddr);
           const release = climiter.acquire(ip);
@@ -45,7 +48,8 @@ export function limitListener(ln: Listener, opts: LimitListenerOptions): Listene
           }
           conn = onClose(conn, release);
         }
-        return traffic ? traffic.wrap(conn) : conn;
+        if (traffic) conn = traffic.wrap(conn);
+        return isHttp2RequestConn(raw) ? keepExtras(raw, conn) : conn;
       }
     },
   };

@@ -1,4 +1,5 @@
 import { isHttp2RequestConn } from "../../transports/http2/mod.ts";
+import { keepExtras } from "../../transports/_io/keep_extras.ts";
 import type { Addr, Conn, Listener } from "../../transports/types.ts";
 import { addrIP } from "../matcher/ip.ts";
 import type { Metrics, TransferCounters } from "./metrics.ts";
@@ -46,32 +47,6 @@ export class MetricsConn implements Conn {
 }
 
 /**
- * Counts reads and writes of a conn that carries more than the Conn
- * interface (the `http2` listener's request conns, which the `http2` handler
- * answers through `respond()`): every other member reaches the conn itself.
- */
-function countingProxy(conn: Conn, { input, output }: TransferCounters): Conn {
-  const read = async (p: Uint8Array) => {
-    const n = await conn.read(p);
-    if (n) input.inc(n);
-    return n;
-  };
-  const write = async (p: Uint8Array) => {
-    const n = await conn.write(p);
-    output.inc(n);
-    return n;
-  };
-  return new Proxy(conn, {
-    get(target, key) {
-      if (key === "read") return read;
-      if (key === "write") return write;
-      const v = Reflect.get(target, key, target);
-      return typeof v === "function" ? v.bind(target) : v;
-    },
-  });
-}
-
-/**
  * Wraps a service's listener with the per-conn metrics: each accepted conn
  * counts one `gost_service_requests_total` and its reads and writes count
  * `gost_service_transfer_{input,output}_bytes_total`, labelled with the
@@ -94,7 +69,8 @@ export function metricsListener(ln: Listener, m: Metrics | undefined, service: s
     async accept(): Promise<Conn> {
       const conn = await ln.accept();
       const counters = m.accepted(service, addrIP(conn.remoteAddr));
-      return isHttp2RequestConn(conn) ? countingProxy(conn, counters) : new MetricsConn(conn, counters);
+      const counted = new MetricsConn(conn, counters);
+      return isHttp2RequestConn(conn) ? keepExtras(conn, counted) : counted;
     },
   };
 }

@@ -531,3 +531,24 @@ chains:
     }
   },
 });
+
+Deno.test({
+  name: "e2e access: limits on an http2 proxy service keep its requests intact (the wrappers keep respond())",
+  ignore: !hasCurl,
+  async fn() {
+    const origin = startOrigin();
+    const [s, c] = [freePort(), freePort()];
+    const server = await startDost(["-L", `http2://127.0.0.1:${s}?limiter.in=1MB&limiter.out=1MB&climiter=10`]);
+    const client = await startDost(["-L", `http://127.0.0.1:${c}`, "-F", `http2://127.0.0.1:${s}`]);
+    try {
+      assertEquals(
+        (await curl("-x", `http://127.0.0.1:${c}`, `http://127.0.0.1:${origin.port}/h2`)).stdout,
+        "origin:/h2\n200",
+      );
+    } finally {
+      await client.stop();
+      await server.stop();
+      await origin.close();
+    }
+  },
+});

@@ -1,108 +1,83 @@
 /**
- * Metrics end to end, without main.ts: real services (handlers/service.ts on
- * transports/tcp listeners) wrapped by hand with the metrics wrappers, curl
- * pushing traffic through them, the metrics server scraped, the scrape
- * checked by `promtool check metrics`, and a real Prometheus server scraping
- * it until its query API shows the requests.
+ * Metrics as an operator runs them: dost started with a `metrics:` section
+ * (Basic auth) in front of a forward service, an HTTP proxy chained through
+ * a relay server and an HTTP proxy whose chain node is down; curl pushes
+ * traffic; the scrape passes `promtool check metrics`; a real Prometheus
+ * server scrapes it until its query API shows the requests; `-metrics` on
+ * the command line listens on loopback.
  *
  * @module
  */
 import { assert, assertEquals } from "../assert.ts";
 import { curlWith, hasCurl } from "./_common.ts";
-import { freePort, hasCommand, run } from "./_dost.ts";
-import { Chain, ChainRouter } from "../../handlers/chain/mod.ts";
-import { Hop } from "../../handlers/chain/hop.ts";
-import { ForwardHandler } from "../../handlers/forward/handler.ts";
-import { httpHandler } from "../../handlers/http/mod.ts";
+import { freePort, hasCommand, run, startDost } from "./_dost.ts";
 import { samples, series } from "../../handlers/metrics/_testing.ts";
-import { Metrics, metricsHandler, metricsListener, serviceStarted } from "../../handlers/metrics/mod.ts";
-import { relayConnector } from "../../handlers/relay/connector.ts";
-import { deadPort, RelayServer } from "../../handlers/relay/_testing.ts";
-import { Service } from "../../handlers/service.ts";
-import type { Handler, HandlerOptions, Router, Target } from "../../handlers/types.ts";
-import { Logger } from "../../transports/log.ts";
-import { Metadata } from "../../transports/metadata.ts";
-import { TcpListener } from "../../transports/tcp/listener.ts";
-import { tcpDialer } from "../../transports/tcp/mod.ts";
-import { serveMetrics } from "../../ops/metrics_server.ts";
 
-const log = new Logger({}, { level: "fatal", sink: () => {} });
 const hasPromtool = hasCommand("promtool");
 const hasPrometheus = hasCommand("prometheus");
 const USER = "prom";
 const PASS = "scrape-me";
-
-function handlerOptions(router: Router, target?: Target): HandlerOptions {
-  return {
-    metadata: new Metadata({}),
-    router,
-    forwarder: target && { select: () => target, markFailed: () => {}, markOk: () => {}, size: 1 },
-    tls: () => Promise.reject(new Error("No TLS here")),
-    log,
-  };
-}
+const HOST = Deno.hostname();
 
 interface Stack {
-  metrics: Metrics;
-  /** The `forward` service's port (to the origin). */
   forwardPort: number;
-  /** An HTTP proxy whose chain goes through a relay node. */
   proxyPort: number;
-  /** An HTTP proxy whose chain's only node is down. */
   deadProxyPort: number;
   originPort: number;
   metricsPort: number;
   scrape(): Promise<string>;
 }
 
-/** Three wrapped services, an origin, a relay node and the metrics server; all released after `fn`. */
 async function withStack(fn: (s: Stack) => Promise<void>): Promise<void> {
-  const metrics = new Metrics();
   const origin = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, () => new Response("hello\n"));
-  const relay = new RelayServer();
-  const copts = { metadata: new Metadata({}), tls: { secure: false }, log };
-  const node = (name: string, addr: string) => ({ name, addr, connector: relayConnector(copts), dialer: tcpDialer() });
-  const chain = new Chain("chain-0", [new Hop("hop-0", [node("node-0", relay.addr)])], metrics);
-  const deadChain = new Chain("chain-1", [new Hop("hop-1", [node("dead-0", `127.0.0.1:${deadPort()}`)])], metrics);
-  const originAddr = `127.0.0.1:${origin.addr.port}`;
-
-  const defs: [string, Handler][] = [
-    ["forward-0", new ForwardHandler(handlerOptions(new ChainRouter(), { name: "origin", addr: originAddr }))],
-    ["http-0", httpHandler(handlerOptions(new ChainRouter(chain)))],
-    ["http-1", httpHandler(handlerOptions(new ChainRouter(deadChain)))],
-  ];
-  const running: { service: Service; serving: Promise<void> }[] = [];
-  for (const [name, h] of defs) {
-    // As config/build.ts is to wire them: the metrics wrappers outermost, the accept loop counted.
-    const ln = metricsListener(TcpListener.listen("127.0.0.1:0"), metrics, name);
-    const service = new Service(name, ln, metricsHandler(h, metrics, name), log);
-    const down = serviceStarted(metrics);
-    running.push({ service, serving: service.serve().finally(down) });
-  }
-  const server = await serveMetrics({ addr: "127.0.0.1:0", auth: { username: USER, password: PASS }, metrics, log });
-  const port = (i: number) => (running[i].service.listener.addr as Deno.NetAddr).port;
+  const [forwardPort, proxyPort, deadProxyPort, relayPort, metricsPort] = [1, 2, 3, 4, 5].map(() => freePort());
+  const dir = await Deno.makeTempDir({ prefix: "dost-e2e-metrics-" });
+  const dead = freePort();
+  await Deno.writeTextFile(
+    `${dir}/gost.yaml`,
+    `services:
+- name: forward-0
+  addr: 127.0.0.1:${forwardPort}
+  handler: {type: tcp}
+  listener: {type: tcp}
+  forwarder: {nodes: [{name: origin, addr: "127.0.0.1:${origin.addr.port}"}]}
+- name: http-0
+  addr: 127.0.0.1:${proxyPort}
+  handler: {type: http, chain: chain-0}
+- name: http-1
+  addr: 127.0.0.1:${deadProxyPort}
+  handler: {type: http, chain: chain-1}
+chains:
+- name: chain-0
+  hops: [{name: hop-0, nodes: [{name: node-0, addr: "127.0.0.1:${relayPort}", connector: {type: relay}}]}]
+- name: chain-1
+  hops: [{name: hop-0, nodes: [{name: dead-0, addr: "127.0.0.1:${dead}", connector: {type: relay}}]}]
+metrics:
+  addr: 127.0.0.1:${metricsPort}
+  auth: {username: ${USER}, password: ${PASS}}
+`,
+  );
+  const relay = await startDost(["-L", `relay://127.0.0.1:${relayPort}`]);
+  const dost = await startDost(["-C", `${dir}/gost.yaml`], { services: 3 });
+  const auth = "Basic " + btoa(`${USER}:${PASS}`);
   try {
     await fn({
-      metrics,
-      forwardPort: port(0),
-      proxyPort: port(1),
-      deadProxyPort: port(2),
+      forwardPort,
+      proxyPort,
+      deadProxyPort,
       originPort: origin.addr.port,
-      metricsPort: server.addr.port,
+      metricsPort,
       async scrape() {
-        const r = await fetch(`http://127.0.0.1:${server.addr.port}/metrics`, {
-          headers: { authorization: `Basic ${btoa(`${USER}:${PASS}`)}` },
-        });
+        const r = await fetch(`http://127.0.0.1:${metricsPort}/metrics`, { headers: { authorization: auth } });
         assertEquals(r.status, 200);
         return await r.text();
       },
     });
   } finally {
-    await server.close();
-    for (const r of running) await r.service.shutdown(1000);
-    await Promise.all(running.map((r) => r.serving));
-    await relay.close();
+    assertEquals(await dost.stop(), 0);
+    await relay.stop();
     await origin.shutdown();
+    await Deno.remove(dir, { recursive: true });
   }
 }
 
@@ -117,13 +92,13 @@ async function pushTraffic(s: Stack): Promise<void> {
   assertEquals((await curl("-x", `http://127.0.0.1:${s.proxyPort}`, origin)).stdout, "hello\n\n200");
   assertEquals((await curl("-x", `http://127.0.0.1:${s.deadProxyPort}`, origin)).stdout.split("\n").at(-1), "503");
   // The services log (and count) a request when its handler ends, just after curl has its answer.
-  const inFlight = () =>
-    [...s.metrics.render().matchAll(/^gost_service_requests_in_flight\{.*\} (\S+)$/gm)].reduce(
+  const inFlight = async () =>
+    [...(await s.scrape()).matchAll(/^gost_service_requests_in_flight\{.*\} (\S+)$/gm)].reduce(
       (a, m) => a + Number(m[1]),
       0,
     );
-  for (let i = 0; i < 100 && inFlight() > 0; i++) await new Promise((r) => setTimeout(r, 50));
-  assertEquals(inFlight(), 0);
+  for (let i = 0; i < 100 && (await inFlight()) > 0; i++) await new Promise((r) => setTimeout(r, 50));
+  assertEquals(await inFlight(), 0);
 }
 
 Deno.test({
@@ -134,7 +109,7 @@ Deno.test({
       await pushTraffic(s);
       const text = await s.scrape();
       const v = samples(text);
-      const host = s.metrics.host;
+      const host = HOST;
       const fwd = { client: "127.0.0.1", host, service: "forward-0" };
       assertEquals(v.get(series("gost_services", { host })), 3);
       assertEquals(v.get(series("gost_service_requests_total", fwd)), 2);
@@ -239,7 +214,7 @@ Deno.test({
           assert(fwd, JSON.stringify(got.data.result));
           assertEquals(fwd.metric.job, "dost");
           assertEquals(fwd.metric.client, "127.0.0.1");
-          assertEquals(fwd.metric.host, s.metrics.host);
+          assertEquals(fwd.metric.host, HOST);
           assertEquals(Number(fwd.value[1]), 2);
           const up = await poll<QueryResult>(
             api + encodeURIComponent('up{job="dost"}'),
@@ -258,6 +233,26 @@ Deno.test({
       });
     } finally {
       await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "metrics e2e: -metrics on the command line: loopback by default, 401 without credentials, 404 off the path",
+  ignore: !hasCurl,
+  async fn() {
+    const [p, m] = [freePort(), freePort()];
+    const dost = await startDost(["-L", `http://127.0.0.1:${p}`, "-metrics", `u:pw@:${m}?path=/m`]);
+    try {
+      assert(dost.logs.some((l) => l.includes(`listening on 127.0.0.1:${m}/m`)), dost.logs.join("\n"));
+      const curl = curlWith({ maxTime: 5 });
+      assertEquals((await curl(`http://127.0.0.1:${m}/m`)).stdout, "\n401");
+      assertEquals((await curl("-u", "u:pw", `http://127.0.0.1:${m}/metrics`)).stdout.slice(-3), "404");
+      const ok = await curl("-u", "u:pw", `http://127.0.0.1:${m}/m`);
+      assert(ok.stdout.includes("# TYPE gost_services gauge"), ok.stdout);
+      assert(ok.stdout.includes(`gost_services{host="${HOST}"} 1`), ok.stdout);
+    } finally {
+      await dost.stop();
     }
   },
 });
