@@ -5,6 +5,7 @@
  * @module
  */
 import { BuildError, buildRuntime, type Runtime } from "./config/build.ts";
+import { reloadRuntime } from "./config/reload.ts";
 import { ConfigError } from "./config/origin.ts";
 import { checkLogging, type Logging, openLogging } from "./config/logging.ts";
 import type { MetricsConfig } from "./config/schema.ts";
@@ -48,11 +49,7 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`dost: -O "${args.O}": expected yaml or json`);
     return 2;
   }
-  const refused = args.R !== undefined
-    ? "-R"
-    : args.rest.length
-    ? `arguments after the flags ("${args.rest.join(" ")}", gost's -- worker mode)`
-    : "";
+  const refused = args.rest.length ? `arguments after the flags ("${args.rest.join(" ")}", gost's -- worker mode)` : "";
   if (refused) {
     console.error(`dost: ${refused}: not supported by dost yet`);
     return 2;
@@ -116,13 +113,50 @@ export async function main(argv: string[]): Promise<number> {
   const stopped = new Promise<string>((resolve) => {
     for (const sig of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(sig, () => resolve(sig));
   });
-  const serving = runtime.serve();
+  runtime.serve();
+
+  // SIGHUP and -R re-read every -C source and -L/-F; a config that fails any check is rejected whole.
+  let reloading: Promise<void> | undefined;
+  const reload = (why: string) => {
+    reloading ??= (async () => {
+      try {
+        const next = await loadConfig(args, { warn });
+        checkLogging(next);
+        const nextLogging = openLogging(next);
+        let result;
+        try {
+          result = await reloadRuntime(runtime, next, log, { loggers: nextLogging.named, metrics, grace });
+        } catch (err) {
+          nextLogging.close();
+          throw err;
+        }
+        runtime = result.runtime;
+        const previous = logging;
+        logging = nextLogging;
+        log.sink = logging.root.sink;
+        log.format = logging.root.format ?? "json";
+        if (!args.D && !args.DD) log.level = logging.root.level;
+        Deno.unrefTimer(setTimeout(() => previous.close(), grace));
+        log.info("config reloaded", { reason: why, ...result.summary });
+      } catch (err) {
+        log.error(`config reload (${why}) failed, the running config is kept: ${(err as Error).message}`);
+      } finally {
+        reloading = undefined;
+      }
+    })();
+  };
+  const onHup = () => reload("SIGHUP");
+  Deno.addSignalListener("SIGHUP", onHup);
+  const every = args.R && args.R > 0 ? setInterval(() => reload("-R"), Math.max(args.R, 1000)) : undefined;
+
   const sig = await stopped;
+  Deno.removeSignalListener("SIGHUP", onHup);
+  clearInterval(every);
+  await reloading;
   log.info(`${sig} received: closing listeners, draining connections for up to ${grace / 1000}s`);
   // A second signal during the drain exits at once.
   for (const s of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(s, () => Deno.exit(1));
   await runtime.shutdown(grace);
-  await serving;
   await metricsServer?.close();
   log.info("stopped");
   logging.close();
@@ -139,16 +173,7 @@ async function startMetrics(cfg: MetricsConfig, metrics: Metrics, runtime: Runti
   const addr = joinHostPort(host || "127.0.0.1", port);
   const auther = cfg.auther ? runtime.policies.authers.get(cfg.auther) : undefined;
   const auth = cfg.auth?.username ? { username: cfg.auth.username, password: cfg.auth.password } : undefined;
-  const server = await serveMetrics({
-    addr,
-    path: cfg.path,
-    auth,
-    auther,
-    metrics,
-    log: log.with({ kind: "metrics" }),
-  });
-  log.info(`@metrics listening on ${joinHostPort(server.addr.hostname, server.addr.port)}`, { kind: "metrics" });
-  return server;
+  return await serveMetrics({ addr, path: cfg.path, auth, auther, metrics, log: log.with({ kind: "metrics" }) });
 }
 
 if (import.meta.main) {

@@ -14,7 +14,8 @@ import type { Registry } from "../transports/registry.ts";
 import { defaultServerTLS, type GlobalTLSConfig, loadClientTLS, loadServerTLS } from "../transports/tls/mod.ts";
 import type { Listener, ListenerOptions, ServerTLSConfig } from "../transports/types.ts";
 import { StaticAuthenticator } from "../handlers/auth.ts";
-import { AdmissionGroup, admissionListener } from "../handlers/admission/mod.ts";
+import { admissionGate, AdmissionGroup } from "../handlers/admission/mod.ts";
+import { composeGates } from "../handlers/gate.ts";
 import { BypassGroup, type BypassMatcher } from "../handlers/bypass/mod.ts";
 import {
   Chain,
@@ -26,10 +27,10 @@ import {
   Selector,
   STRATEGIES,
 } from "../handlers/chain/mod.ts";
-import { limitHandler, limitListener } from "../handlers/limiter/mod.ts";
-import { type Metrics, metricsHandler, metricsListener, serviceStarted } from "../handlers/metrics/mod.ts";
+import { limitGate, limitHandler } from "../handlers/limiter/mod.ts";
+import { type Metrics, metricsGate, metricsHandler, serviceStarted } from "../handlers/metrics/mod.ts";
 import { connectorRegistry, handlerRegistry } from "../handlers/registry.ts";
-import { Service } from "../handlers/service.ts";
+import { Service, type ServiceParts } from "../handlers/service.ts";
 import type { Auth, Authenticator, Target, TargetSelector } from "../handlers/types.ts";
 import { TLS_DIALERS } from "./builtins.ts";
 import { type ComponentKind, gostReads } from "./gost_options.ts";
@@ -48,18 +49,30 @@ export class BuildError extends Error {
   }
 }
 
+/** A running service with what a reload compares it by. */
+export interface ServiceRecord {
+  service: Service;
+  plan: ServicePlan;
+  /** The options its listener read, for the option check when a reload keeps it. */
+  listenerMd: Metadata;
+}
+
 /** Everything started from one config. */
 export class Runtime {
   constructor(
-    readonly services: Service[],
+    readonly records: ServiceRecord[],
     readonly chains: Map<string, Chain>,
     readonly policies: Policies = new Policies(),
     readonly metrics?: Metrics,
   ) {}
 
-  /** Starts every service's accept loop (each counted in `gost_services` while it runs). */
+  get services(): Service[] {
+    return this.records.map((r) => r.service);
+  }
+
+  /** Starts the accept loop of every service not yet started (each counted in `gost_services` while it runs). */
   serve(): Promise<void[]> {
-    return Promise.all(this.services.map((s) => s.serve().finally(serviceStarted(this.metrics))));
+    return Promise.all(this.services.filter((s) => !s.started).map((s) => serveCounted(s, this.metrics)));
   }
 
   /** Graceful stop: listeners close at once, open conns get `grace` ms; reloads stop. */
@@ -67,6 +80,11 @@ export class Runtime {
     await Promise.all(this.services.map((s) => s.shutdown(grace)));
     this.policies.close();
   }
+}
+
+/** Runs a service's accept loop, counted in `gost_services` while it runs. */
+export function serveCounted(s: Service, metrics?: Metrics): Promise<void> {
+  return s.serve().finally(serviceStarted(metrics));
 }
 
 function get<T>(reg: Registry<T>, name: string, obj: object, key: string): T {
@@ -226,6 +244,37 @@ export interface BuildOptions {
 }
 
 export async function buildRuntime(cfg: Config, log: Logger, opts: BuildOptions = {}): Promise<Runtime> {
+  const { policies, chains, plans } = await prepareRuntime(cfg, log, opts);
+  const opened: Listener[] = [];
+  try {
+    const records: ServiceRecord[] = [];
+    for (const plan of plans) {
+      const { listener, listenerMd } = await plan.open();
+      opened.push(listener);
+      records.push({ service: newService(plan, listener), plan, listenerMd });
+    }
+    return new Runtime(records, chains, policies, opts.metrics);
+  } catch (err) {
+    for (const l of opened) l.close();
+    policies.close();
+    throw err;
+  }
+}
+
+/** Everything a config needs except its listeners. */
+export interface Prepared {
+  policies: Policies;
+  chains: Map<string, Chain>;
+  plans: ServicePlan[];
+}
+
+/**
+ * Checks the config, loads its policies and builds its chains and service
+ * plans; binds nothing. On failure everything built is released.
+ *
+ * @throws {ConfigError}
+ */
+export async function prepareRuntime(cfg: Config, log: Logger, opts: BuildOptions = {}): Promise<Prepared> {
   checkConfig(cfg);
   let globalTLS: Promise<ServerTLSConfig> | undefined;
   const defaultTLS = () => (globalTLS ??= defaultServerTLS(globalTLSConfig(cfg.tls), { log }));
@@ -236,7 +285,6 @@ export async function buildRuntime(cfg: Config, log: Logger, opts: BuildOptions 
   };
 
   const policies = await buildPolicies(cfg, log);
-  const opened: Listener[] = [];
   try {
     const topHops = new Map<string, HopConfig>();
     for (const h of cfg.hops ?? []) topHops.set(h.name, h);
@@ -253,20 +301,19 @@ export async function buildRuntime(cfg: Config, log: Logger, opts: BuildOptions 
       log,
       loggers: opts.loggers ?? new Map(),
       metrics: opts.metrics,
+      cfg,
     };
     const plans = (cfg.services ?? []).map((s, i) => planService(s, `services[${i}]`, ctx));
-    const services: Service[] = [];
-    for (const plan of plans) {
-      const svc = await plan.open();
-      opened.push(svc.listener);
-      services.push(svc);
-    }
-    return new Runtime(services, chains, policies, opts.metrics);
+    return { policies, chains, plans };
   } catch (err) {
-    for (const l of opened) l.close();
     policies.close();
     throw err;
   }
+}
+
+/** A service from its plan and its bound listener. */
+export function newService(plan: ServicePlan, listener: Listener): Service {
+  return new Service(plan.name, listener, plan.parts.handler, plan.parts.log, plan.parts.gate);
 }
 
 async function buildChain(
@@ -360,6 +407,7 @@ interface BuildContext {
   policies: Policies;
   loggers: ReadonlyMap<string, LogTarget>;
   metrics?: Metrics;
+  cfg: Config;
   serverTLS: (tls: TLSConfig | undefined) => () => Promise<ServerTLSConfig>;
   log: Logger;
 }
@@ -426,8 +474,15 @@ function bypassOf(o: { bypass?: string; bypasses?: string[] }, policies: Policie
 }
 
 /** A service with everything built but its listener, which `open()` binds. */
-interface ServicePlan {
-  open(): Promise<Service>;
+export interface ServicePlan {
+  name: string;
+  addr: string;
+  /** Equal keys: a running listener can stay when the config is reloaded. */
+  listenerKey: string;
+  parts: ServiceParts;
+  /** Refuses options gost would act on but dost did not read (the listener's read options are in `listenerMd`). */
+  check(listenerMd: Metadata): void;
+  open(): Promise<{ listener: Listener; listenerMd: Metadata }>;
 }
 
 function planService(s: ServiceConfig, path: string, ctx: BuildContext): ServicePlan {
@@ -496,7 +551,27 @@ function planService(s: ServiceConfig, path: string, ctx: BuildContext): Service
   const climiter = s.climiter ? policies.climiters.get(s.climiter) : undefined;
   const traffic = s.limiter ? policies.limiters.get(s.limiter) : undefined;
 
+  const gate = composeGates(
+    // Admission first (a refused client costs nothing), then the connection and traffic limits;
+    // metrics last: refused clients are not requests.
+    admitter && admissionGate(admitter, log),
+    limitGate({ conn: climiter, traffic, log }),
+    metricsGate(ctx.metrics, s.name),
+  );
+
+  const check = (listenerMd: Metadata) =>
+    checkUnused(ctx.log, [metadata, listenerMd], [
+      [s.handler ?? s, s.handler?.metadata, ["handler", handlerType]],
+      [s.listener ?? s, s.listener?.metadata, ["listener", listenerType]],
+      [s, s.metadata],
+    ], SERVICE_KEYS);
+
   return {
+    name: s.name,
+    addr: s.addr,
+    listenerKey: listenerKey(s, ctx.cfg),
+    parts: { handler, gate, log },
+    check,
     async open() {
       const listenerMd = new Metadata(s.listener?.metadata ?? {});
       let listener: Listener;
@@ -511,23 +586,40 @@ function planService(s: ServiceConfig, path: string, ctx: BuildContext): Service
       } catch (err) {
         throw new BuildError(`${path}: cannot listen on "${s.addr}": ${(err as Error).message}`);
       }
-      // Admission first (a refused client costs nothing), then the connection and traffic limits.
-      if (admitter) listener = admissionListener(listener, admitter, log);
-      if (climiter || traffic) listener = limitListener(listener, { conn: climiter, traffic, log });
-      // Outermost: refused clients are not requests.
-      listener = metricsListener(listener, ctx.metrics, s.name);
       // The listener's options are known only once it is built; nothing has been served on it yet.
       try {
-        checkUnused(ctx.log, [metadata, listenerMd], [
-          [s.handler ?? s, s.handler?.metadata, ["handler", handlerType]],
-          [s.listener ?? s, s.listener?.metadata, ["listener", listenerType]],
-          [s, s.metadata],
-        ], SERVICE_KEYS);
+        check(listenerMd);
       } catch (err) {
         listener.close();
         throw err;
       }
-      return new Service(s.name, listener, handler, log);
+      return { listener, listenerMd };
     },
   };
+}
+
+/**
+ * What a running listener depends on: its address, its listener section,
+ * the chain an rtcp/rudp listener binds through, and the TLS files it would
+ * load (by content, so a renewed certificate makes a new listener).
+ */
+function listenerKey(s: ServiceConfig, cfg: Config): string {
+  const chain = s.listener?.chain ? (cfg.chains ?? []).find((c) => c.name === s.listener!.chain) : undefined;
+  const files = [
+    s.listener?.tls?.certFile,
+    s.listener?.tls?.keyFile,
+    s.listener?.tls?.caFile,
+    cfg.tls?.certFile,
+    cfg.tls?.keyFile,
+  ]
+    .filter((f): f is string => Boolean(f))
+    .map((f) => {
+      try {
+        const st = Deno.statSync(f);
+        return `${f}:${st.size}:${st.mtime?.getTime()}`;
+      } catch {
+        return `${f}:missing`;
+      }
+    });
+  return JSON.stringify([s.addr, s.listener ?? {}, chain ?? null, cfg.tls ?? null, files]);
 }

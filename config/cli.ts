@@ -53,7 +53,11 @@ const FLAGS: Record<string, { kind: Kind; usage: string; arg?: string }> = {
   F: { kind: "list", arg: "url", usage: "chain node, one hop per flag (repeatable)" },
   L: { kind: "list", arg: "url", usage: "service, e.g. http://:8080 or relay+wss://user:pass@:8443 (repeatable)" },
   O: { kind: "string", arg: "format", usage: "print the configuration as yaml or json and exit" },
-  R: { kind: "duration", arg: "interval", usage: "reload the configuration periodically (not in dost yet: refused)" },
+  R: {
+    kind: "duration",
+    arg: "interval",
+    usage: "reload the configuration periodically, e.g. 30s (SIGHUP reloads at once)",
+  },
   V: { kind: "bool", usage: "print the version and exit" },
   api: { kind: "string", arg: "addr", usage: "web API address (not in dost yet: refused)" },
   metrics: { kind: "string", arg: "addr", usage: "Prometheus metrics address, [user:pass@]host:port[?path=/metrics]" },

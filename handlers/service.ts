@@ -8,23 +8,62 @@ import { formatAddr, type Logger } from "../transports/log.ts";
 import { closeQuietly } from "../transports/_io/write_all.ts";
 import { isBenignClose } from "../transports/_io/pipe.ts";
 import { ClosedError, type Conn, type Listener } from "../transports/types.ts";
+import type { ConnGate } from "./gate.ts";
 import type { Handler } from "./types.ts";
 
 /** Default time open connections get to finish after a shutdown signal. */
 export const DEFAULT_GRACE_PERIOD = 10_000;
+
+/** What a reload may swap on a running service without touching its listener. */
+export interface ServiceParts {
+  handler: Handler;
+  /** Admission, limits and metrics, run on each accepted conn before the handler. */
+  gate?: ConnGate;
+  log: Logger;
+}
 
 export class Service {
   readonly #conns = new Set<Conn>();
   readonly #abort = new AbortController();
   #serving?: Promise<void>;
   #idle?: () => void;
+  #handler: Handler;
+  #gate?: ConnGate;
+  #log: Logger;
 
   constructor(
     readonly name: string,
     readonly listener: Listener,
-    readonly handler: Handler,
-    readonly log: Logger,
-  ) {}
+    handler: Handler,
+    log: Logger,
+    gate?: ConnGate,
+  ) {
+    this.#handler = handler;
+    this.#log = log;
+    this.#gate = gate;
+  }
+
+  get handler(): Handler {
+    return this.#handler;
+  }
+  get log(): Logger {
+    return this.#log;
+  }
+
+  /**
+   * Swaps the handler, gate and logger (a reload that kept this service's
+   * listener): new connections get the new ones, open ones finish on theirs.
+   */
+  replace(parts: ServiceParts): void {
+    this.#handler = parts.handler;
+    this.#gate = parts.gate;
+    this.#log = parts.log;
+  }
+
+  /** True once the accept loop has been started. */
+  get started(): boolean {
+    return this.#serving !== undefined;
+  }
 
   /** Number of connections being served. */
   get active(): number {
@@ -48,7 +87,15 @@ export class Service {
         this.log.error("accept failed", { error: err });
         continue;
       }
-      this.#serveConn(conn);
+      let gated: Conn | undefined = conn;
+      try {
+        if (this.#gate) gated = this.#gate(conn);
+      } catch (err) {
+        this.log.error("connection policy failed", { error: err });
+        closeQuietly(conn);
+        gated = undefined;
+      }
+      if (gated) this.#serveConn(gated);
     }
   }
 
@@ -60,7 +107,7 @@ export class Service {
     const log = this.log.with({ local, remote });
     log.debug(`${remote} <> ${local}`);
     try {
-      const r = await this.handler.handle(conn, this.#abort.signal);
+      const r = await this.#handler.handle(conn, this.#abort.signal);
       const fields = {
         ...r.fields,
         dst: r.target,

@@ -4,4 +4,4 @@
  * @module
  */
 export { Admission, AdmissionGroup, type Admitter, compileAdmission } from "./admission.ts";
-export { admissionListener } from "./listener.ts";
+export { admissionGate, admissionListener } from "./listener.ts";

@@ -2,7 +2,8 @@ import type { Logger } from "../../transports/log.ts";
 import { closeQuietly } from "../../transports/_io/write_all.ts";
 import { keepExtras } from "../../transports/_io/keep_extras.ts";
 import { isHttp2RequestConn } from "../../transports/http2/conn.ts";
-import type { Conn, Listener } from "../../transports/types.ts";
+import type { Listener } from "../../transports/types.ts";
+import { type ConnGate, gatedListener } from "../gate.ts";
 import { addrIP } from "../matcher/ip.ts";
 import { onClose } from "./_on_close.ts";
 import type { ConnLimiter } from "./conn.ts";
@@ -27,30 +28,26 @@ export interface LimitListenerOptions {
  * and its reads and writes are throttled by the traffic limiter.
  */
 export function limitListener(ln: Listener, opts: LimitListenerOptions): Listener {
+  return gatedListener(ln, limitGate(opts));
+}
+
+/** The same limits as a per-conn gate; `undefined` when neither limiter is set. */
+export function limitGate(opts: LimitListenerOptions): ConnGate | undefined {
   const { conn: climiter, traffic, log } = opts;
-  if (!climiter && !traffic) return ln;
-  return {
-    get addr() {
-      return ln.addr;
-    },
-    close: () => ln.close(),
-    async accept(): Promise<Conn> {
-      for (;;) {
-        const raw = await ln.accept();
-        let conn = raw;
-        if (climiter) {
-          const ip = addrIP(conn.remoteAddr);
-          const release = climiter.acquire(ip);
-          if (!release) {
-            log?.debug(`climiter: ${ip || "client"} over the connection limit, closed`);
-            closeQuietly(conn);
-            continue;
-          }
-          conn = onClose(conn, release);
-        }
-        if (traffic) conn = traffic.wrap(conn);
-        return isHttp2RequestConn(raw) ? keepExtras(raw, conn) : conn;
+  if (!climiter && !traffic) return undefined;
+  return (raw) => {
+    let conn = raw;
+    if (climiter) {
+      const ip = addrIP(conn.remoteAddr);
+      const release = climiter.acquire(ip);
+      if (!release) {
+        log?.debug(`climiter: ${ip || "client"} over the connection limit, closed`);
+        closeQuietly(conn);
+        return undefined;
       }
-    },
+      conn = onClose(conn, release);
+    }
+    if (traffic) conn = traffic.wrap(conn);
+    return isHttp2RequestConn(raw) ? keepExtras(raw, conn) : conn;
   };
 }

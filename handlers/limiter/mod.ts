@@ -20,6 +20,6 @@ export {
 } from "./traffic.ts";
 export { ConnLimiter, type ConnLimits, parseConnLimits } from "./conn.ts";
 export { parseRateLimits, RateLimiter, type RateLimiterOptions, type RateLimits } from "./rate.ts";
-export { limitListener, type LimitListenerOptions } from "./listener.ts";
+export { limitGate, limitListener, type LimitListenerOptions } from "./listener.ts";
 export { limitHandler, RateLimitError } from "./handler.ts";
 export type { LimitTable } from "./_table.ts";

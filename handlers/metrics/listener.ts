@@ -1,6 +1,7 @@
 import { isHttp2RequestConn } from "../../transports/http2/mod.ts";
 import { keepExtras } from "../../transports/_io/keep_extras.ts";
 import type { Addr, Conn, Listener } from "../../transports/types.ts";
+import { type ConnGate, gatedListener } from "../gate.ts";
 import { addrIP } from "../matcher/ip.ts";
 import type { Metrics, TransferCounters } from "./metrics.ts";
 import type { Counter } from "./registry.ts";
@@ -60,17 +61,15 @@ export class MetricsConn implements Conn {
  * `m` (metrics off) the listener is returned as it is.
  */
 export function metricsListener(ln: Listener, m: Metrics | undefined, service: string): Listener {
-  if (!m) return ln;
-  return {
-    get addr() {
-      return ln.addr;
-    },
-    close: () => ln.close(),
-    async accept(): Promise<Conn> {
-      const conn = await ln.accept();
-      const counters = m.accepted(service, addrIP(conn.remoteAddr));
-      const counted = new MetricsConn(conn, counters);
-      return isHttp2RequestConn(conn) ? keepExtras(conn, counted) : counted;
-    },
+  return gatedListener(ln, metricsGate(m, service));
+}
+
+/** The same counting as a per-conn gate (it never refuses); `undefined` when metrics are off. */
+export function metricsGate(m: Metrics | undefined, service: string): ConnGate | undefined {
+  if (!m) return undefined;
+  return (conn) => {
+    const counters = m.accepted(service, addrIP(conn.remoteAddr));
+    const counted = new MetricsConn(conn, counters);
+    return isHttp2RequestConn(conn) ? keepExtras(conn, counted) : counted;
   };
 }

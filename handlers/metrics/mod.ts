@@ -20,7 +20,7 @@ export {
   REQUEST_DURATION_BUCKETS,
   type TransferCounters,
 } from "./metrics.ts";
-export { MetricsConn, metricsListener } from "./listener.ts";
+export { MetricsConn, metricsGate, metricsListener } from "./listener.ts";
 export { metricsHandler } from "./handler.ts";
 export { serviceStarted } from "./service.ts";
 export {
