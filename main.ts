@@ -8,14 +8,15 @@ import { BuildError, buildRuntime, type Runtime } from "./config/build.ts";
 import { reloadRuntime } from "./config/reload.ts";
 import { ConfigError } from "./config/origin.ts";
 import { checkLogging, type Logging, openLogging } from "./config/logging.ts";
-import type { MetricsConfig } from "./config/schema.ts";
+import type { APIConfig, Config, MetricsConfig } from "./config/schema.ts";
+import { type ApiState, serveApi } from "./ops/api/server.ts";
 import { Metrics } from "./handlers/metrics/mod.ts";
 import { serveMetrics } from "./ops/metrics_server.ts";
 import { joinHostPort, splitHostPort } from "./transports/addr.ts";
 import type { Logger } from "./transports/log.ts";
 import { registerBuiltins } from "./config/builtins.ts";
 import { CLIError, parseArgs, USAGE } from "./config/cli.ts";
-import { loadConfig } from "./config/load.ts";
+import { loadConfig, validateConfig } from "./config/load.ts";
 import { formatConfig } from "./config/output.ts";
 import { rootLogger } from "./transports/log.ts";
 import { parseDuration } from "./transports/metadata.ts";
@@ -59,7 +60,7 @@ export async function main(argv: string[]): Promise<number> {
   const log = rootLogger;
   // Warnings (unknown keys, replaced schemes) go out before anything else, once.
   const warn = (message: string) => log.warn(message);
-  let cfg;
+  let cfg: Config;
   try {
     cfg = await loadConfig(args, { warn });
   } catch (err) {
@@ -85,10 +86,12 @@ export async function main(argv: string[]): Promise<number> {
   log.level = args.DD ? "trace" : args.D ? "debug" : logging.root.level;
 
   const metrics = cfg.metrics?.addr ? new Metrics() : undefined;
+  // The dashboard shows bytes of open connections as they move.
+  const liveStats = Boolean(cfg.api?.addr);
   let runtime: Runtime;
   let metricsServer: { close(): Promise<void> } | undefined;
   try {
-    runtime = await buildRuntime(cfg, log, { loggers: logging.named, metrics });
+    runtime = await buildRuntime(cfg, log, { loggers: logging.named, metrics, liveStats });
     if (metrics) {
       try {
         metricsServer = await startMetrics(cfg.metrics!, metrics, runtime, log);
@@ -115,36 +118,66 @@ export async function main(argv: string[]): Promise<number> {
   });
   runtime.serve();
 
-  // SIGHUP and -R re-read every -C source and -L/-F; a config that fails any check is rejected whole.
-  let reloading: Promise<void> | undefined;
-  const reload = (why: string) => {
-    reloading ??= (async () => {
-      try {
-        const next = await loadConfig(args, { warn });
-        checkLogging(next);
-        const nextLogging = openLogging(next);
-        let result;
-        try {
-          result = await reloadRuntime(runtime, next, log, { loggers: nextLogging.named, metrics, grace });
-        } catch (err) {
-          nextLogging.close();
-          throw err;
-        }
-        runtime = result.runtime;
-        const previous = logging;
-        logging = nextLogging;
-        log.sink = logging.root.sink;
-        log.format = logging.root.format ?? "json";
-        if (!args.D && !args.DD) log.level = logging.root.level;
-        Deno.unrefTimer(setTimeout(() => previous.close(), grace));
-        log.info("config reloaded", { reason: why, ...result.summary });
-      } catch (err) {
-        log.error(`config reload (${why}) failed, the running config is kept: ${(err as Error).message}`);
-      } finally {
-        reloading = undefined;
-      }
-    })();
+  // Changes (SIGHUP, -R, the API) run one at a time; a config that fails any check is rejected whole.
+  let queue: Promise<unknown> = Promise.resolve();
+  const serial = <T>(f: () => Promise<T>): Promise<T> => {
+    const p = queue.then(f);
+    queue = p.catch(() => {});
+    return p;
   };
+  const apply = (next: typeof cfg, why: string) =>
+    serial(async () => {
+      validateConfig(next);
+      checkLogging(next);
+      const nextLogging = openLogging(next);
+      let result;
+      try {
+        result = await reloadRuntime(runtime, next, log, { loggers: nextLogging.named, metrics, grace, liveStats });
+      } catch (err) {
+        nextLogging.close();
+        throw err;
+      }
+      runtime = result.runtime;
+      cfg = next;
+      const previous = logging;
+      logging = nextLogging;
+      log.sink = logging.root.sink;
+      log.format = logging.root.format ?? "json";
+      if (!args.D && !args.DD) log.level = logging.root.level;
+      Deno.unrefTimer(setTimeout(() => previous.close(), grace));
+      log.info("config reloaded", { reason: why, ...result.summary });
+    });
+  const reloadFromSources = async (why: string) => apply(await loadConfig(args, { warn }), why);
+  const reload = (why: string) => {
+    reloadFromSources(why).catch((err) =>
+      log.error(`config reload (${why}) failed, the running config is kept: ${(err as Error).message}`)
+    );
+  };
+  let apiServer: { close(): Promise<void> } | undefined;
+  if (cfg.api?.addr) {
+    try {
+      apiServer = await startApi(cfg.api, runtime, log, {
+        config: () => cfg,
+        apply: (next) => apply(next, "api"),
+        reload: () => reloadFromSources("api"),
+        services: () =>
+          runtime.records.map((r) => ({
+            name: r.service.name,
+            addr: r.plan.addr,
+            handler: r.plan.types.handler,
+            listener: r.plan.types.listener,
+            state: r.service.state,
+            stats: r.service.stats,
+          })),
+      });
+    } catch (err) {
+      console.error(`dost: api: ${(err as Error).message}`);
+      await runtime.shutdown(0);
+      await metricsServer?.close();
+      logging.close();
+      return 1;
+    }
+  }
   const onHup = () => reload("SIGHUP");
   Deno.addSignalListener("SIGHUP", onHup);
   const every = args.R && args.R > 0 ? setInterval(() => reload("-R"), Math.max(args.R, 1000)) : undefined;
@@ -152,15 +185,23 @@ export async function main(argv: string[]): Promise<number> {
   const sig = await stopped;
   Deno.removeSignalListener("SIGHUP", onHup);
   clearInterval(every);
-  await reloading;
+  await queue;
   log.info(`${sig} received: closing listeners, draining connections for up to ${grace / 1000}s`);
   // A second signal during the drain exits at once.
   for (const s of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(s, () => Deno.exit(1));
   await runtime.shutdown(grace);
   await metricsServer?.close();
+  await apiServer?.close();
   log.info("stopped");
   logging.close();
   return 0;
+}
+
+/** The Web API (`api:` / `-api`); an address without a host listens on loopback only. */
+function startApi(cfg: APIConfig, runtime: Runtime, log: Logger, state: ApiState) {
+  const auther = cfg.auther ? runtime.policies.authers.get(cfg.auther) : undefined;
+  const auth = cfg.auth?.username ? { username: cfg.auth.username, password: cfg.auth.password } : undefined;
+  return serveApi({ addr: cfg.addr!, pathPrefix: cfg.pathPrefix, accesslog: cfg.accesslog, auth, auther, state, log });
 }
 
 /**

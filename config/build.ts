@@ -119,11 +119,13 @@ export function checkConfig(cfg: Config): void {
   checkLogging(cfg);
   checkPolicies(cfg);
   checkReferences(cfg);
-  if (cfg.metrics?.addr) {
+  for (const key of ["metrics", "api"] as const) {
+    const section = cfg[key];
+    if (!section?.addr) continue;
     try {
-      splitHostPort(cfg.metrics.addr);
+      splitHostPort(section.addr);
     } catch (err) {
-      throw errorAt(cfg.metrics, "addr", (err as Error).message, "metrics");
+      throw errorAt(section, "addr", (err as Error).message, key);
     }
   }
   const names = new Set<string>();
@@ -210,6 +212,7 @@ function checkReferences(cfg: Config): void {
     one(obj, "hosts", "hosts");
   };
   if (cfg.metrics) one(cfg.metrics, "auther", "auther");
+  if (cfg.api) one(cfg.api, "auther", "auther");
   for (const s of cfg.services ?? []) {
     one(s.handler, "chain", "chain");
     one(s.listener, "chain", "chain");
@@ -241,6 +244,8 @@ export interface BuildOptions {
   loggers?: ReadonlyMap<string, LogTarget>;
   /** Collects gost's metrics when set (the `metrics` section or `-metrics`); nothing is wrapped otherwise. */
   metrics?: Metrics;
+  /** Counts every service's bytes live (for the Web API's dashboard). @default false */
+  liveStats?: boolean;
 }
 
 export async function buildRuntime(cfg: Config, log: Logger, opts: BuildOptions = {}): Promise<Runtime> {
@@ -251,7 +256,7 @@ export async function buildRuntime(cfg: Config, log: Logger, opts: BuildOptions 
     for (const plan of plans) {
       const { listener, listenerMd } = await plan.open();
       opened.push(listener);
-      records.push({ service: newService(plan, listener), plan, listenerMd });
+      records.push({ service: newService(plan, listener, opts), plan, listenerMd });
     }
     return new Runtime(records, chains, policies, opts.metrics);
   } catch (err) {
@@ -312,8 +317,9 @@ export async function prepareRuntime(cfg: Config, log: Logger, opts: BuildOption
 }
 
 /** A service from its plan and its bound listener. */
-export function newService(plan: ServicePlan, listener: Listener): Service {
-  return new Service(plan.name, listener, plan.parts.handler, plan.parts.log, plan.parts.gate);
+export function newService(plan: ServicePlan, listener: Listener, opts: BuildOptions = {}): Service {
+  const { handler, log, gate } = plan.parts;
+  return new Service(plan.name, listener, handler, log, gate, { countBytes: opts.liveStats });
 }
 
 async function buildChain(
@@ -479,6 +485,8 @@ export interface ServicePlan {
   addr: string;
   /** Equal keys: a running listener can stay when the config is reloaded. */
   listenerKey: string;
+  /** Handler and listener type names. */
+  types: { handler: string; listener: string };
   parts: ServiceParts;
   /** Refuses options gost would act on but dost did not read (the listener's read options are in `listenerMd`). */
   check(listenerMd: Metadata): void;
@@ -570,6 +578,7 @@ function planService(s: ServiceConfig, path: string, ctx: BuildContext): Service
     name: s.name,
     addr: s.addr,
     listenerKey: listenerKey(s, ctx.cfg),
+    types: { handler: handlerType, listener: listenerType },
     parts: { handler, gate, log },
     check,
     async open() {

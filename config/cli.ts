@@ -59,7 +59,11 @@ const FLAGS: Record<string, { kind: Kind; usage: string; arg?: string }> = {
     usage: "reload the configuration periodically, e.g. 30s (SIGHUP reloads at once)",
   },
   V: { kind: "bool", usage: "print the version and exit" },
-  api: { kind: "string", arg: "addr", usage: "web API address (not in dost yet: refused)" },
+  api: {
+    kind: "string",
+    arg: "addr",
+    usage: "web API address, [user:pass@]host:port[?pathPrefix=/api&accesslog=true]",
+  },
   metrics: { kind: "string", arg: "addr", usage: "Prometheus metrics address, [user:pass@]host:port[?path=/metrics]" },
 };
 

@@ -73,7 +73,7 @@ export async function reloadRuntime(
         continue;
       }
       const { listener, listenerMd } = await plan.open();
-      opened.push({ service: newService(plan, listener), plan, listenerMd });
+      opened.push({ service: newService(plan, listener, opts), plan, listenerMd });
     }
   } catch (err) {
     for (const r of opened) r.service.listener.close();
@@ -92,7 +92,7 @@ export async function reloadRuntime(
   for (const plan of later) {
     try {
       const { listener, listenerMd } = await plan.open();
-      opened.push({ service: newService(plan, listener), plan, listenerMd });
+      opened.push({ service: newService(plan, listener, opts), plan, listenerMd });
     } catch (err) {
       log.error(`reload: service "${plan.name}" could not take over its address: ${(err as Error).message}`);
     }

@@ -71,7 +71,6 @@ const UNSUPPORTED: Record<string, string> = {
   quotas: NOT_YET,
   observers: NOT_YET,
   profiling: NOT_YET,
-  api: NOT_YET,
 };
 
 /** TLS sub-keys, wherever a `tls` section appears. */

@@ -19,7 +19,6 @@ Deno.test("support: keys dost does not run are refused with file:line and key", 
     "services[0].handler.chainGroup",
     6,
   );
-  refuse("api:\n  addr: :18080\n", "api", 1);
   refuse("authers:\n- name: a\n  plugin:\n    addr: 127.0.0.1:8000\n", "authers[0].plugin", 3);
   refuse("ingresses:\n- name: i\n  rules: []\n", "ingresses", 1);
   refuse(

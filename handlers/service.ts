@@ -9,6 +9,7 @@ import { closeQuietly } from "../transports/_io/write_all.ts";
 import { isBenignClose } from "../transports/_io/pipe.ts";
 import { ClosedError, type Conn, type Listener } from "../transports/types.ts";
 import type { ConnGate } from "./gate.ts";
+import { ServiceStats } from "./stats.ts";
 import type { Handler } from "./types.ts";
 
 /** Default time open connections get to finish after a shutdown signal. */
@@ -30,6 +31,10 @@ export class Service {
   #handler: Handler;
   #gate?: ConnGate;
   #log: Logger;
+  #closed = false;
+  /** Connections, errors and (with `countBytes`) live byte counts, for the API and the dashboard. */
+  readonly stats: ServiceStats = new ServiceStats();
+  readonly #countBytes: boolean;
 
   constructor(
     readonly name: string,
@@ -37,10 +42,17 @@ export class Service {
     handler: Handler,
     log: Logger,
     gate?: ConnGate,
+    opts: { countBytes?: boolean } = {},
   ) {
     this.#handler = handler;
     this.#log = log;
     this.#gate = gate;
+    this.#countBytes = opts.countBytes ?? false;
+  }
+
+  /** gost's service state: `ready` while accepting, `closed` after shutdown. */
+  get state(): "ready" | "closed" {
+    return this.#closed ? "closed" : "ready";
   }
 
   get handler(): Handler {
@@ -95,12 +107,14 @@ export class Service {
         closeQuietly(conn);
         gated = undefined;
       }
-      if (gated) this.#serveConn(gated);
+      if (gated) this.#serveConn(this.#countBytes ? this.stats.count(gated) : gated);
     }
   }
 
   async #serveConn(conn: Conn): Promise<void> {
     this.#conns.add(conn);
+    this.stats.totalConns++;
+    this.stats.currentConns++;
     const start = performance.now();
     const local = formatAddr(conn.localAddr);
     const remote = formatAddr(conn.remoteAddr);
@@ -115,14 +129,21 @@ export class Service {
         outputBytes: r.outBytes ?? 0,
         duration: `${((performance.now() - start) / 1000).toFixed(3)}s`,
       };
-      if (r.error && !isBenignClose(r.error)) log.warn(`${remote} >< ${local}: ${errText(r.error)}`, fields);
-      else log.info(`${remote} >< ${local}`, fields);
+      if (r.error && !isBenignClose(r.error)) {
+        log.warn(`${remote} >< ${local}: ${errText(r.error)}`, fields);
+        this.stats.error(`${remote} >< ${local}: ${errText(r.error)}`);
+      } else log.info(`${remote} >< ${local}`, fields);
+      if (!this.#countBytes) {
+        this.stats.inputBytes += r.inBytes ?? 0;
+        this.stats.outputBytes += r.outBytes ?? 0;
+      }
     } catch (err) {
       // Handlers must not reject; if one does, the connection still ends cleanly.
       log.error(`handler failed: ${errText(err)}`);
     } finally {
       closeQuietly(conn);
       this.#conns.delete(conn);
+      this.stats.currentConns--;
       if (this.#conns.size === 0) this.#idle?.();
     }
   }
@@ -132,6 +153,7 @@ export class Service {
    * then closes the rest. Resolves when everything is released.
    */
   async shutdown(grace = DEFAULT_GRACE_PERIOD): Promise<void> {
+    this.#closed = true;
     this.listener.close();
     await this.#serving;
     if (this.#conns.size > 0) {

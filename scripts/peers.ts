@@ -30,6 +30,7 @@ export const PEERS: Record<string, string> = {
   "redis-server": "redis-server",
   dnsmasq: "/usr/sbin/dnsmasq",
   prometheus: "promtool",
+  chromium: "chromium",
 };
 
 export async function has(cmdOrPath: string): Promise<boolean> {

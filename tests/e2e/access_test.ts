@@ -443,9 +443,9 @@ Deno.test("e2e access: references, policy data and addresses are all checked bef
       unused.logs.join("\n"),
     );
     assert(!unused.logs.some((l) => l.includes(`option \\"proxyAgent\\"`)), "options dost reads are not reported");
-    const api = await runDost(["-L", `http://127.0.0.1:${p}`, "-api", "127.0.0.1:0"]);
-    assertEquals(api.code, 1);
-    assertStringIncludes(api.stderr, "api: not supported by dost yet");
+    const prof = await runDost(["-L", `http://127.0.0.1:${p}`], { env: { GOST_PROFILING: "127.0.0.1:0" } });
+    assertEquals(prof.code, 1);
+    assertStringIncludes(prof.stderr, "GOST_PROFILING: profiling: not supported by dost yet");
     const o = await runDost(["-L", `http://127.0.0.1:${p}`, "-O", "toml"]);
     assertEquals(o.code, 2);
   } finally {
