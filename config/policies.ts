@@ -26,7 +26,7 @@ import { type LoaderSpec, loadSources, Reloader, type TextFormat, validateLoader
 import { DnsResolver, type NameserverOptions, parseNameserverAddr } from "../handlers/resolver/mod.ts";
 import { parseCIDR, parseIP } from "../handlers/matcher/ip.ts";
 import { ConfigError, errorAt } from "./origin.ts";
-import { type Config, goDurationToMs, type LoaderFields } from "./schema.ts";
+import { type Config, goDurationToMs, type LimiterConfig, type LoaderFields } from "./schema.ts";
 
 /** Every named policy object of one runtime. */
 export class Policies {
@@ -193,45 +193,22 @@ export async function buildPolicies(cfg: Config, log: Logger): Promise<Policies>
       }, (all) => hosts.update(all));
       p.hosts.set(h.name!, hosts);
     }
-    for (const l of cfg.limiters ?? []) {
-      let lim: TrafficLimiter | undefined;
-      await loaded(
-        p,
-        l,
-        "lines",
-        "set",
-        log,
-        (items) => parseTrafficLimits([...(l.limits ?? []), ...items.flat()]),
-        (limits) => lim ? lim.update(limits) : (lim = new TrafficLimiter(limits)),
-      );
-      p.limiters.set(l.name!, lim!);
-    }
-    for (const l of cfg.climiters ?? []) {
-      let lim: ConnLimiter | undefined;
-      await loaded(
-        p,
-        l,
-        "lines",
-        "set",
-        log,
-        (items) => parseConnLimits([...(l.limits ?? []), ...items.flat()]),
-        (limits) => lim ? lim.update(limits) : (lim = new ConnLimiter(limits)),
-      );
-      p.climiters.set(l.name!, lim!);
-    }
-    for (const l of cfg.rlimiters ?? []) {
-      let lim: RateLimiter | undefined;
-      await loaded(
-        p,
-        l,
-        "lines",
-        "set",
-        log,
-        (items) => parseRateLimits([...(l.limits ?? []), ...items.flat()]),
-        (limits) => lim ? lim.update(limits) : (lim = new RateLimiter(limits)),
-      );
-      p.rlimiters.set(l.name!, lim!);
-    }
+    const limiters = async <L, T extends { update(l: L): void }>(
+      items: LimiterConfig[] | undefined,
+      into: Map<string, T>,
+      parse: (lines: string[]) => L,
+      make: (l: L) => T,
+    ) => {
+      for (const l of items ?? []) {
+        let lim: T | undefined;
+        const lines = (loadedLines: string[][]) => parse([...(l.limits ?? []), ...loadedLines.flat()]);
+        await loaded(p, l, "lines", "set", log, lines, (v) => lim ? lim.update(v) : (lim = make(v)));
+        into.set(l.name!, lim!);
+      }
+    };
+    await limiters(cfg.limiters, p.limiters, parseTrafficLimits, (l) => new TrafficLimiter(l));
+    await limiters(cfg.climiters, p.climiters, parseConnLimits, (l) => new ConnLimiter(l));
+    await limiters(cfg.rlimiters, p.rlimiters, parseRateLimits, (l) => new RateLimiter(l));
     for (const r of cfg.resolvers ?? []) {
       const ns: NameserverOptions[] = (r.nameservers ?? []).map((n) => ({
         addr: n.addr!,

@@ -103,3 +103,37 @@ export function clientPort(ports: Ports, client: string): number {
   if (!m) throw new Error(`client has no -L http://: ${client}`);
   return ports.port(m[1]);
 }
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/** Opens a CONNECT tunnel to `127.0.0.1:target` through the HTTP proxy on `proxy`; fails unless it gets a 200. */
+export async function openTunnel(proxy: number, target: number): Promise<Deno.TcpConn> {
+  const c = await Deno.connect({ hostname: "127.0.0.1", port: proxy });
+  await c.write(enc.encode(`CONNECT 127.0.0.1:${target} HTTP/1.1\r\nHost: x\r\n\r\n`));
+  const buf = new Uint8Array(1024);
+  const n = await c.read(buf);
+  const head = dec.decode(buf.subarray(0, n ?? 0));
+  if (!/^HTTP\/1\.[01] 200/.test(head)) {
+    c.close();
+    throw new Error(`CONNECT through ${proxy} failed: ${JSON.stringify(head)}`);
+  }
+  return c;
+}
+
+/** True when `text` written to an echoing tunnel comes back whole. */
+export async function echoes(c: Deno.TcpConn, text: string): Promise<boolean> {
+  try {
+    await c.write(enc.encode(text));
+    const buf = new Uint8Array(text.length);
+    let got = 0;
+    while (got < text.length) {
+      const n = await c.read(buf.subarray(got));
+      if (n === null) return false;
+      got += n;
+    }
+    return dec.decode(buf) === text;
+  } catch {
+    return false;
+  }
+}

@@ -28,8 +28,25 @@ export async function startDost(
   opts: { services?: number; cwd?: string; env?: Record<string, string>; entry?: string } = {},
 ): Promise<DostProcess> {
   const want = opts.services ?? args.filter((a) => a === "-L" || a.startsWith("-L=")).length;
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--unstable-net", "--allow-all", opts.entry ?? MAIN, ...args],
+  return await spawnListening(Deno.execPath(), ["run", "--unstable-net", "--allow-all", opts.entry ?? MAIN, ...args], {
+    ...opts,
+    want,
+    what: "dost",
+  });
+}
+
+/**
+ * Runs `cmd` (dost, or another gost-compatible binary) and waits for `want`
+ * log lines saying "listening on". Rejects with the output on early exit.
+ */
+export async function spawnListening(
+  cmd: string,
+  args: string[],
+  opts: { want: number; what: string; cwd?: string; env?: Record<string, string> },
+): Promise<DostProcess> {
+  const want = opts.want;
+  const child = new Deno.Command(cmd, {
+    args,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -79,7 +96,7 @@ export async function startDost(
   };
   if (first === "exited") {
     await pumps;
-    throw new Error(`dost exited early (code ${await exited}):\n${logs.join("\n")}`);
+    throw new Error(`${opts.what} exited early (code ${await exited}):\n${logs.join("\n")}`);
   }
   return proc;
 }

@@ -6,13 +6,11 @@
  */
 import { assert, assertEquals, assertStringIncludes } from "../assert.ts";
 import { freePort, startDost } from "./_dost.ts";
-import { curlWith, hasCurl } from "./_common.ts";
+import { curlWith, echoes, hasCurl, openTunnel } from "./_common.ts";
 import { startEcho, startOrigin } from "./_servers.ts";
 import { GOST_BIN, startGost } from "./_gost.ts";
 
 const curl = curlWith({ maxTime: 10 });
-const enc = new TextEncoder();
-const dec = new TextDecoder();
 
 interface Call {
   method: string;
@@ -35,26 +33,6 @@ async function call(base: string, c: Call, auth = "") {
     json = JSON.parse(text);
   } catch { /* not JSON */ }
   return { status: r.status, text, json, headers: r.headers };
-}
-
-async function tunnel(proxy: number, target: number): Promise<Deno.TcpConn> {
-  const c = await Deno.connect({ hostname: "127.0.0.1", port: proxy });
-  await c.write(enc.encode(`CONNECT 127.0.0.1:${target} HTTP/1.1\r\nHost: x\r\n\r\n`));
-  const n = await c.read(new Uint8Array(512));
-  assert(n && n > 0);
-  return c;
-}
-
-async function echoes(c: Deno.TcpConn, text: string): Promise<boolean> {
-  await c.write(enc.encode(text));
-  const buf = new Uint8Array(text.length);
-  let got = 0;
-  while (got < text.length) {
-    const n = await c.read(buf.subarray(got));
-    if (n === null) return false;
-    got += n;
-  }
-  return dec.decode(buf) === text;
 }
 
 Deno.test({
@@ -81,7 +59,7 @@ Deno.test({
       }
       const results = new Map<string, { status: number; code?: unknown; msg?: unknown }[]>();
       for (const s of sides) {
-        const t = await tunnel(s.s0, echo.port);
+        const t = await openTunnel(s.s0, echo.port);
         assert(await echoes(t, "first"), s.name);
         const svc = (auth?: string) => ({
           name: "s1",

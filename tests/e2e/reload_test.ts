@@ -7,38 +7,12 @@
  */
 import { assert, assertEquals, assertStringIncludes } from "../assert.ts";
 import { type DostProcess, freePort, startDost } from "./_dost.ts";
-import { curlWith, hasCurl } from "./_common.ts";
+import { curlWith, echoes, hasCurl, openTunnel } from "./_common.ts";
 import { startEcho, startOrigin } from "./_servers.ts";
 
 const curl = curlWith({ maxTime: 10 });
-const enc = new TextEncoder();
-const dec = new TextDecoder();
 
 /** Opens a CONNECT tunnel through the HTTP proxy on `proxy` to `target`. */
-async function tunnel(proxy: number, target: number): Promise<Deno.TcpConn> {
-  const c = await Deno.connect({ hostname: "127.0.0.1", port: proxy });
-  await c.write(enc.encode(`CONNECT 127.0.0.1:${target} HTTP/1.1\r\nHost: x\r\n\r\n`));
-  const buf = new Uint8Array(1024);
-  const n = await c.read(buf);
-  assertStringIncludes(dec.decode(buf.subarray(0, n ?? 0)), "200");
-  return c;
-}
-
-async function echoes(c: Deno.TcpConn, text: string): Promise<boolean> {
-  try {
-    await c.write(enc.encode(text));
-    const buf = new Uint8Array(text.length);
-    let got = 0;
-    while (got < text.length) {
-      const n = await c.read(buf.subarray(got));
-      if (n === null) return false;
-      got += n;
-    }
-    return dec.decode(buf) === text;
-  } catch {
-    return false;
-  }
-}
 
 /** Waits for a log line containing `text` after index `from`; returns its index. */
 async function waitLog(d: DostProcess, text: string, from = 0, ms = 10_000): Promise<number> {
@@ -66,7 +40,7 @@ Deno.test({
     const dost = await startDost(["-C", path], { services: 2 });
     const url = `http://127.0.0.1:${origin.port}/r`;
     try {
-      const t = await tunnel(a, echo.port);
+      const t = await openTunnel(a, echo.port);
       assert(await echoes(t, "before"), "tunnel works");
       assertEquals((await curl("-U", "u:old", "-x", `http://127.0.0.1:${b}`, url)).stdout, "origin:/r\n200");
 
