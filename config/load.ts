@@ -250,6 +250,8 @@ function finish(cfg: Config): void {
   const nameAll = (items: { name: string }[] | undefined, prefix: string) =>
     items?.forEach((it, i) => it.name ||= `${prefix}-${i}`);
   for (const svc of cfg.services ?? []) {
+    // gost's API writes the read-only `status` into saved configs; it means nothing when loaded.
+    delete (svc as { status?: unknown }).status;
     need(svc, "name");
     need(svc, "addr");
     for (const n of svc.forwarder?.nodes ?? []) need(n, "addr");

@@ -417,7 +417,7 @@ export type Field =
 /** Canonical key → field, in the order GOST prints them. */
 export type Shape = { readonly [key: string]: Field };
 
-const AUTH: Shape = { username: "text", password: "text" };
+const AUTH: Shape = { username: "text", password: "text", file: "string" };
 const TLS_OPTIONS: Shape = { minVersion: "string", maxVersion: "string", cipherSuites: "strings", alpn: "strings" };
 const TLS: Shape = {
   certFile: "string",
@@ -432,7 +432,7 @@ const TLS: Shape = {
   rejectUnknownSNI: "bool",
   serverNames: "strings",
 };
-const SELECTOR: Shape = { strategy: "string", maxFails: "int", failTimeout: "duration" };
+const SELECTOR: Shape = { strategy: "string", maxFails: "int", failTimeout: "duration", maxLatency: "duration" };
 const CHAIN_GROUP: Shape = { chains: "strings", selector: { struct: SELECTOR } };
 const SOCKOPTS: Shape = { mark: "int" };
 const PLUGIN: Shape = { type: "string", addr: "string", tls: { struct: TLS }, timeout: "duration", token: "text" };
@@ -443,7 +443,22 @@ const LOADERS: Shape = {
   http: { struct: { url: "string", timeout: "duration" } },
   plugin: { struct: PLUGIN },
 };
-const HTTP_NODE: Shape = { host: "string", header: "header" };
+const HTTP_NODE: Shape = {
+  host: "string",
+  header: "header",
+  requestHeader: "header",
+  responseHeader: "header",
+  auth: { struct: AUTH },
+  rewrite: "any",
+  rewriteURL: "any",
+  rewriteBody: "any",
+  rewriteRequestBody: "any",
+  rewriteResponseBody: "any",
+  failCodes: "string",
+};
+/** Node selection rules (`filter` is the older form of `matcher`). */
+const NODE_FILTER: Shape = { host: "string", protocol: "string", path: "string" };
+const NODE_MATCHER: Shape = { rule: "string", priority: "int", bodySize: "int" };
 const TLS_NODE: Shape = { serverName: "string", secure: "bool", options: { struct: TLS_OPTIONS } };
 
 const HANDLER: Shape = {
@@ -478,6 +493,9 @@ const FORWARD_NODE: Shape = {
   path: "string",
   bypass: "string",
   bypasses: "strings",
+  filter: { struct: NODE_FILTER },
+  matcher: { struct: NODE_MATCHER },
+  probe: "any",
   http: { struct: HTTP_NODE },
   tls: { struct: TLS_NODE },
   auth: { struct: AUTH },
@@ -486,6 +504,7 @@ const FORWARD_NODE: Shape = {
 const FORWARDER: Shape = {
   name: "string",
   hop: "string",
+  hopGroup: "any",
   selector: { struct: SELECTOR },
   nodes: { list: FORWARD_NODE },
 };
@@ -507,10 +526,15 @@ const SERVICE: Shape = {
   loggers: "strings",
   observer: "string",
   recorders: { list: { name: "string", record: "string", metadata: "metadata" } },
+  rewriter: "string",
+  cache: "string",
+  quotas: "string",
   handler: { struct: HANDLER },
   listener: { struct: LISTENER },
   forwarder: { struct: FORWARDER },
   metadata: "metadata",
+  /** Read-only: what gost's API reports (and writes into saved files); ignored when loaded. */
+  status: "any",
 };
 const CONNECTOR: Shape = { type: "string", auth: { struct: AUTH }, tls: { struct: TLS }, metadata: "metadata" };
 const DIALER: Shape = CONNECTOR;
@@ -530,6 +554,9 @@ const NODE: Shape = {
   hosts: "string",
   connector: { struct: CONNECTOR },
   dialer: { struct: DIALER },
+  filter: { struct: NODE_FILTER },
+  matcher: { struct: NODE_MATCHER },
+  probe: "any",
   http: { struct: HTTP_NODE },
   tls: { struct: TLS_NODE },
   auth: { struct: AUTH },
@@ -550,6 +577,8 @@ const HOP: Shape = {
 };
 const CHAIN: Shape = { name: "string", hops: { list: HOP }, metadata: "metadata" };
 const MATCHERS: Shape = { name: "string", reverse: "bool", whitelist: "bool", matchers: "strings", ...LOADERS };
+/** Bypasses also take `network` (gost HEAD). */
+const BYPASS: Shape = { ...MATCHERS, network: "string" };
 const NAMESERVER: Shape = {
   addr: "string",
   chain: "string",
@@ -578,7 +607,7 @@ export const CONFIG_SHAPE: Shape = {
   hops: { list: HOP },
   authers: { list: { name: "string", auths: { list: AUTH }, ...LOADERS } },
   admissions: { list: MATCHERS },
-  bypasses: { list: MATCHERS },
+  bypasses: { list: BYPASS },
   resolvers: { list: { name: "string", nameservers: { list: NAMESERVER }, plugin: { struct: PLUGIN } } },
   hosts: {
     list: { name: "string", mappings: { list: { ip: "string", hostname: "string", aliases: "strings" } }, ...LOADERS },

@@ -28,6 +28,17 @@ const UNSUPPORTED: Record<string, string> = {
   "services[].listener.auther": "only ssh/sshd listeners read it, and dost has none: use handler.auther",
   "services[].listener.authers": "only ssh/sshd listeners read it, and dost has none: use handler.authers",
   "services[].forwarder.hop": NOT_YET,
+  "services[].forwarder.hopGroup": NOT_YET,
+  "services[].forwarder.nodes[].filter": NOT_YET,
+  "services[].forwarder.nodes[].matcher": NOT_YET,
+  "services[].forwarder.nodes[].probe": NOT_YET,
+  "services[].rewriter": NOT_YET,
+  "services[].cache": NOT_YET,
+  "services[].quotas": NOT_YET,
+  "chains[].hops[].nodes[].filter": NOT_YET,
+  "chains[].hops[].nodes[].matcher": NOT_YET,
+  "chains[].hops[].nodes[].probe": NOT_YET,
+  "bypasses[].network": NOT_YET,
   "services[].forwarder.nodes[].host": NOT_YET,
   "services[].forwarder.nodes[].protocol": NOT_YET,
   "services[].forwarder.nodes[].path": NOT_YET,
@@ -124,6 +135,9 @@ function canonical(shapePath: string): string {
 function lookup(shapePath: string): string | undefined {
   shapePath = canonical(shapePath);
   if (shapePath in UNSUPPORTED) return UNSUPPORTED[shapePath];
+  // `auth.file` (credentials or cipher settings from a file) and selector `maxLatency`, wherever they appear.
+  if (/(^|\.)auths?(\[\])?\.file$/.test(shapePath)) return NOT_YET;
+  if (/selector\.maxLatency$/.test(shapePath)) return NOT_YET;
   const tls = /(?:^|\.)tls\.(.+)$/.exec(shapePath);
   return tls ? UNSUPPORTED_TLS[tls[1]] : undefined;
 }

@@ -94,3 +94,21 @@ Deno.test("url: scheme parts gost replaces are warned about", () => {
     '-L "bar://:8082": "bar" is not a gost scheme; gost and dost use auto+tcp instead',
   ]);
 });
+
+Deno.test("support: selection rules, auth files and HEAD-only keys are refused, a saved status is ignored", () => {
+  refuse(
+    'chains:\n- name: c\n  hops:\n  - name: h\n    nodes:\n    - name: n\n      addr: a:1\n      matcher: {rule: "Host(`x`)"}\n',
+    "chains[0].hops[0].nodes[0].matcher",
+    8,
+  );
+  refuse("authers:\n- name: a\n  auths:\n  - file: /etc/users\n", "authers[0].auths[0].file", 4);
+  refuse("bypasses:\n- name: b\n  network: udp\n", "bypasses[0].network", 3);
+  const warnings: string[] = [];
+  const cfg = parseConfig("services:\n- name: s\n  addr: :1\n  status: {state: ready}\n", {
+    file: "saved.yaml",
+    warn: (m) => warnings.push(m),
+  });
+  checkSupported(cfg);
+  assertEquals(warnings, []);
+  assertEquals("status" in cfg.services![0], false);
+});
