@@ -43,8 +43,8 @@ import type { ChainConfig, Config, HopConfig, NodeConfig, SelectorConfig, Servic
 
 /** Raised when a config names something dost cannot build. */
 export class BuildError extends Error {
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = "BuildError";
   }
 }
@@ -593,7 +593,7 @@ function planService(s: ServiceConfig, path: string, ctx: BuildContext): Service
           bind,
         });
       } catch (err) {
-        throw new BuildError(`${path}: cannot listen on "${s.addr}": ${(err as Error).message}`);
+        throw new BuildError(`${path}: cannot listen on "${s.addr}": ${(err as Error).message}`, { cause: err });
       }
       // The listener's options are known only once it is built; nothing has been served on it yet.
       try {

@@ -12,6 +12,7 @@
  * @module
  */
 import { splitHostPort } from "../transports/addr.ts";
+import { allowTakeover } from "../transports/tcp/share.ts";
 import type { Logger } from "../transports/log.ts";
 import {
   type BuildOptions,
@@ -88,15 +89,35 @@ export async function reloadRuntime(
     r.service.replace(plan.parts);
     r.plan = plan;
   }
-  const draining = leaving.map((r) => r.service.shutdown(opts.grace));
+  // A changed service keeps its port: the replacement is bound beside the old listener (SO_REUSEPORT, see
+  // transports/tcp/share.ts) before the old one stops accepting, so no client is refused in between. Where
+  // that cannot be (a UDP port), the old listener closes first.
+  const draining: Promise<void>[] = [];
+  const stopPort = (port: string) => {
+    for (const r of leaving.filter((r) => portOf(r.plan.addr) === port && !r.service.listenerClosed)) {
+      draining.push(r.service.shutdown(opts.grace));
+    }
+  };
   for (const plan of later) {
+    const port = portOf(plan.addr);
+    const undo = allowTakeover(Number(port));
     try {
-      const { listener, listenerMd } = await plan.open();
-      opened.push({ service: newService(plan, listener, opts), plan, listenerMd });
+      let bound;
+      try {
+        bound = await plan.open();
+      } catch (err) {
+        if (!(errRoot(err) instanceof Deno.errors.AddrInUse)) throw err;
+        stopPort(port);
+        bound = await plan.open();
+      }
+      opened.push({ service: newService(plan, bound.listener, opts), plan, listenerMd: bound.listenerMd });
     } catch (err) {
       log.error(`reload: service "${plan.name}" could not take over its address: ${(err as Error).message}`);
+    } finally {
+      undo();
     }
   }
+  for (const r of leaving) if (!r.service.listenerClosed) draining.push(r.service.shutdown(opts.grace));
   const byName = new Map([...kept, ...opened.map((r) => [r.service.name, r] as const)]);
   const records = plans.map((p) => byName.get(p.name)).filter((r): r is ServiceRecord => r !== undefined);
   const runtime = new Runtime(records, chains, policies, opts.metrics);
@@ -115,6 +136,13 @@ export async function reloadRuntime(
       removed: old.records.map((r) => r.service.name).filter((n) => !names.has(n)),
     },
   };
+}
+
+/** The innermost cause of an error (listeners wrap bind errors). */
+function errRoot(err: unknown): unknown {
+  let e = err;
+  for (let i = 0; i < 8 && e instanceof Error && e.cause !== undefined; i++) e = e.cause;
+  return e;
 }
 
 /** Two listeners conflict when they share a port (whatever the host: a wildcard covers every address). */

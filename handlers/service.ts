@@ -50,6 +50,11 @@ export class Service {
     this.#countBytes = opts.countBytes ?? false;
   }
 
+  /** True once `shutdown()` has closed the listener. */
+  get listenerClosed(): boolean {
+    return this.#closed;
+  }
+
   /** gost's service state: `ready` while accepting, `closed` after shutdown. */
   get state(): "ready" | "closed" {
     return this.#closed ? "closed" : "ready";

@@ -6,7 +6,7 @@
  * rejected whole with file:line and the running config stays.
  */
 import { assert, assertEquals, assertStringIncludes } from "../assert.ts";
-import { type DostProcess, freePort, startDost } from "./_dost.ts";
+import { type DostProcess, freePort, runDost, startDost } from "./_dost.ts";
 import { curlWith, echoes, hasCurl, openTunnel } from "./_common.ts";
 import { startEcho, startOrigin } from "./_servers.ts";
 
@@ -91,8 +91,24 @@ Deno.test({
         `services:\n${svc("a", a).replace("handler:", "listener: {type: tls}\n  handler:")}`,
       );
       const mark3 = dost.logs.length;
+      // The replacement is bound beside the old listener before it closes: no client is refused.
+      let refused2 = 0, made2 = 0, hammering2 = true;
+      const hammer2 = (async () => {
+        while (hammering2) {
+          try {
+            (await Deno.connect({ hostname: "127.0.0.1", port: a })).close();
+            made2++;
+          } catch {
+            refused2++;
+          }
+        }
+      })();
       dost.child.kill("SIGHUP");
       const k = await waitLog(dost, "config reloaded", mark3);
+      await new Promise((r) => setTimeout(r, 200));
+      hammering2 = false;
+      await hammer2;
+      assertEquals(refused2, 0, `no connection to a replaced service's port was refused (${made2} made)`);
       const l3 = JSON.parse(dost.logs[k]);
       assertEquals(l3.replaced, ["a"]);
       assertEquals(l3.removed, ["b", "c"]);
@@ -138,4 +154,18 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     }
   },
+});
+
+Deno.test("e2e reload: the port sharing a reload uses never lets a second process onto a port in use", async () => {
+  const p = freePort();
+  const first = await startDost(["-L", `http://127.0.0.1:${p}`]);
+  try {
+    const second = await runDost(["-L", `http://127.0.0.1:${p}`]);
+    assertEquals(second.code, 1);
+    assertStringIncludes(second.stderr, "in use");
+    const tls = await runDost(["-L", `http+tls://127.0.0.1:${p}`]);
+    assertEquals(tls.code, 1, "a TLS listener is checked the same way");
+  } finally {
+    await first.stop();
+  }
 });

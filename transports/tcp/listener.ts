@@ -1,5 +1,6 @@
 import { listenHost, splitHostPort } from "../addr.ts";
 import { closeQuietly } from "../_io/write_all.ts";
+import { bindShared } from "./share.ts";
 import { type Addr, ClosedError, type Conn, type Listener, type ListenerOptions } from "../types.ts";
 
 /** A plain TCP listener; accepted conns are `Deno.TcpConn`s with TCP_NODELAY. */
@@ -13,7 +14,8 @@ export class TcpListener implements Listener {
 
   static listen(addr: string): TcpListener {
     const { host, port } = splitHostPort(addr);
-    return new TcpListener(Deno.listen({ hostname: listenHost(host), port, transport: "tcp" }));
+    const hostname = listenHost(host);
+    return new TcpListener(bindShared(hostname, port, (o) => Deno.listen({ hostname, port, transport: "tcp", ...o })));
   }
 
   get addr(): Addr {

@@ -4,6 +4,7 @@ import { formatAddr, type Logger } from "../log.ts";
 import { type Addr, ClosedError, type Conn, type Listener, type ListenerOptions } from "../types.ts";
 import { nativeServer, type TlsConn, type TlsHandshakeOptions, tlsServer } from "./conn.ts";
 import { setListenerNoDelay } from "../tcp/sockopt.ts";
+import { bindShared } from "../tcp/share.ts";
 import { parseListenerMetadata, type TlsListenerOptions } from "./metadata.ts";
 
 /** Turns one accepted raw conn into a TLS conn (closing it on failure). */
@@ -133,14 +134,16 @@ export async function listenTls(opts: ListenerOptions): Promise<Listener> {
   const { host, port } = splitHostPort(opts.addr);
   const hostname = listenHost(host);
   if (!cfg.ca) {
-    const ln = Deno.listenTls({
-      hostname,
-      port,
-      transport: "tcp",
-      cert: cfg.cert,
-      key: cfg.key,
-      alpnProtocols: cfg.alpn,
-    });
+    const ln = bindShared(hostname, port, (o) =>
+      Deno.listenTls({
+        hostname,
+        port,
+        transport: "tcp",
+        cert: cfg.cert,
+        key: cfg.key,
+        alpnProtocols: cfg.alpn,
+        ...o,
+      }));
     if (setListenerNoDelay(ln)) {
       const handshake: Handshake = (conn, hsOpts) => nativeServer(conn as Deno.TlsConn, hsOpts);
       return new TlsListener(ln, handshake, md, opts.log);
@@ -150,7 +153,7 @@ export async function listenTls(opts: ListenerOptions): Promise<Listener> {
       "tls: TCP_NODELAY cannot be set on a Deno.listenTls socket here (needs --allow-ffi); using node:tls",
     );
   }
-  const ln = Deno.listen({ hostname, port, transport: "tcp" });
+  const ln = bindShared(hostname, port, (o) => Deno.listen({ hostname, port, transport: "tcp", ...o }));
   const handshake: Handshake = (conn, hsOpts) => {
     try {
       (conn as Deno.TcpConn).setNoDelay(true);
