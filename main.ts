@@ -14,6 +14,7 @@ import { Metrics } from "./handlers/metrics/mod.ts";
 import { serveMetrics } from "./ops/metrics_server.ts";
 import { joinHostPort, splitHostPort } from "./transports/addr.ts";
 import type { Logger } from "./transports/log.ts";
+import type { Authenticator } from "./handlers/types.ts";
 import { registerBuiltins } from "./config/builtins.ts";
 import { CLIError, parseArgs, USAGE } from "./config/cli.ts";
 import { loadConfig, validateConfig } from "./config/load.ts";
@@ -94,7 +95,7 @@ export async function main(argv: string[]): Promise<number> {
     runtime = await buildRuntime(cfg, log, { loggers: logging.named, metrics, liveStats });
     if (metrics) {
       try {
-        metricsServer = await startMetrics(cfg.metrics!, metrics, runtime, log);
+        metricsServer = await startMetrics(cfg.metrics!, metrics, () => runtime, log);
       } catch (err) {
         await runtime.shutdown(0);
         throw err;
@@ -156,7 +157,7 @@ export async function main(argv: string[]): Promise<number> {
   let apiServer: { close(): Promise<void> } | undefined;
   if (cfg.api?.addr) {
     try {
-      apiServer = await startApi(cfg.api, runtime, log, {
+      apiServer = await startApi(cfg.api, () => runtime, log, {
         config: () => cfg,
         apply: (next) => apply(next, "api"),
         reload: () => reloadFromSources("api"),
@@ -197,9 +198,15 @@ export async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
+/** An auther looked up by name on every check, so a reload's new user table applies at once. */
+function liveAuther(name: string | undefined, current: () => Runtime): Authenticator | undefined {
+  if (!name) return undefined;
+  return { authenticate: (u, p) => current().policies.authers.get(name)?.authenticate(u, p) ?? false };
+}
+
 /** The Web API (`api:` / `-api`); an address without a host listens on loopback only. */
-function startApi(cfg: APIConfig, runtime: Runtime, log: Logger, state: ApiState) {
-  const auther = cfg.auther ? runtime.policies.authers.get(cfg.auther) : undefined;
+function startApi(cfg: APIConfig, current: () => Runtime, log: Logger, state: ApiState) {
+  const auther = liveAuther(cfg.auther, current);
   const auth = cfg.auth?.username ? { username: cfg.auth.username, password: cfg.auth.password } : undefined;
   return serveApi({ addr: cfg.addr!, pathPrefix: cfg.pathPrefix, accesslog: cfg.accesslog, auth, auther, state, log });
 }
@@ -209,10 +216,10 @@ function startApi(cfg: APIConfig, runtime: Runtime, log: Logger, state: ApiState
  * (`auther` replaces `auth`); an address without a host listens on loopback
  * only, where gost listens on every interface.
  */
-async function startMetrics(cfg: MetricsConfig, metrics: Metrics, runtime: Runtime, log: Logger) {
+async function startMetrics(cfg: MetricsConfig, metrics: Metrics, current: () => Runtime, log: Logger) {
   const { host, port } = splitHostPort(cfg.addr!);
   const addr = joinHostPort(host || "127.0.0.1", port);
-  const auther = cfg.auther ? runtime.policies.authers.get(cfg.auther) : undefined;
+  const auther = liveAuther(cfg.auther, current);
   const auth = cfg.auth?.username ? { username: cfg.auth.username, password: cfg.auth.password } : undefined;
   return await serveMetrics({ addr, path: cfg.path, auth, auther, metrics, log: log.with({ kind: "metrics" }) });
 }

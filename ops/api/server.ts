@@ -20,27 +20,8 @@ import { toOutput } from "../../config/output.ts";
 import type { Config } from "../../config/schema.ts";
 import { DASHBOARD_HTML } from "../dashboard/page.ts";
 import { parseBasicAuth } from "../metrics_server.ts";
-
-/** The kinds gost's API manages, in its order. */
-export const KINDS = [
-  "services",
-  "chains",
-  "hops",
-  "authers",
-  "admissions",
-  "bypasses",
-  "resolvers",
-  "hosts",
-  "ingresses",
-  "routers",
-  "observers",
-  "recorders",
-  "sds",
-  "limiters",
-  "climiters",
-  "rlimiters",
-] as const;
-type Kind = typeof KINDS[number];
+import { type Kind, KINDS } from "./kinds.ts";
+import { SWAGGER_YAML } from "./swagger.ts";
 
 /** Largest request body accepted. */
 export const MAX_BODY = 1 << 20;
@@ -170,6 +151,14 @@ async function route(req: Request, prefix: string, opts: ApiOptions): Promise<Re
   const path = url.pathname.slice(prefix.length) || "/";
   if (path === "/" && req.method === "GET") {
     return new Response(DASHBOARD_HTML, { headers: { "content-type": "text/html; charset=utf-8" } });
+  }
+  if (path === "/docs/swagger.yaml" && req.method === "GET") {
+    return new Response(SWAGGER_YAML, { headers: { ...CORS, "content-type": "application/x-yaml" } });
+  }
+  if ((path === "/docs" || path === "/docs/") && req.method === "GET") {
+    return new Response('<pre><a href="swagger.yaml">swagger.yaml</a>\n</pre>\n', {
+      headers: { ...CORS, "content-type": "text/html; charset=utf-8" },
+    });
   }
   const guarded = path === "/stats" || path === "/config" || path.startsWith("/config/");
   if (!guarded) return notFound();

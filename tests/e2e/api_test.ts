@@ -9,6 +9,7 @@ import { freePort, startDost } from "./_dost.ts";
 import { curlWith, echoes, hasCurl, openTunnel } from "./_common.ts";
 import { startEcho, startOrigin } from "./_servers.ts";
 import { GOST_BIN, startGost } from "./_gost.ts";
+import { parse as parseYaml } from "yaml";
 
 const curl = curlWith({ maxTime: 10 });
 
@@ -159,6 +160,12 @@ Deno.test({
       await pre.body?.cancel();
       assertEquals(pre.status, 204);
       assertEquals(pre.headers.get("access-control-allow-origin"), "*");
+      const docs = await call(base, { method: "GET", path: "/docs/swagger.yaml" });
+      assertEquals(docs.status, 200, "the API description needs no credentials, as in gost");
+      assertEquals(docs.headers.get("content-type"), "application/x-yaml");
+      const swagger = parseYaml(docs.text) as { swagger: string; paths: Record<string, unknown> };
+      assertEquals(swagger.swagger, "2.0");
+      assert("/config/{kind}/{name}" in swagger.paths);
       const nf = await call(base, { method: "GET", path: "/nothing" });
       assertEquals([nf.status, nf.text], [404, "404 page not found"]);
 
