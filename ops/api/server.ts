@@ -149,9 +149,7 @@ async function route(req: Request, prefix: string, opts: ApiOptions): Promise<Re
   if (req.method === "OPTIONS") return new Response(null, { status: 204, headers: CORS });
   if (prefix && !(url.pathname === prefix || url.pathname.startsWith(prefix + "/"))) return notFound();
   const path = url.pathname.slice(prefix.length) || "/";
-  if (path === "/" && req.method === "GET") {
-    return new Response(DASHBOARD_HTML, { headers: { "content-type": "text/html; charset=utf-8" } });
-  }
+
   if (path === "/docs/swagger.yaml" && req.method === "GET") {
     return new Response(SWAGGER_YAML, { headers: { ...CORS, "content-type": "application/x-yaml" } });
   }
@@ -160,7 +158,8 @@ async function route(req: Request, prefix: string, opts: ApiOptions): Promise<Re
       headers: { ...CORS, "content-type": "text/html; charset=utf-8" },
     });
   }
-  const guarded = path === "/stats" || path === "/config" || path.startsWith("/config/");
+  const dashboard = path === "/" && req.method === "GET";
+  const guarded = dashboard || path === "/stats" || path === "/config" || path.startsWith("/config/");
   if (!guarded) return notFound();
   if (!authorized(req, opts)) {
     return new Response(JSON.stringify({ code: 401, msg: "Unauthorized" }), {
@@ -168,6 +167,8 @@ async function route(req: Request, prefix: string, opts: ApiOptions): Promise<Re
       headers: { ...CORS, "content-type": "application/json; charset=utf-8", "www-authenticate": "Basic" },
     });
   }
+  // The dashboard too: with auth set, the browser asks for the API user before the page loads.
+  if (dashboard) return new Response(DASHBOARD_HTML, { headers: { "content-type": "text/html; charset=utf-8" } });
   const st = opts.state;
   if (path === "/stats" && req.method === "GET") return json(200, stats(st));
   if (path === "/config") {

@@ -166,6 +166,10 @@ Deno.test({
       const swagger = parseYaml(docs.text) as { swagger: string; paths: Record<string, unknown> };
       assertEquals(swagger.swagger, "2.0");
       assert("/config/{kind}/{name}" in swagger.paths);
+      assertEquals((await call(base, { method: "GET", path: "/" })).status, 401, "the dashboard needs the API user");
+      const page = await call(base, { method: "GET", path: "/" }, A);
+      assertEquals(page.status, 200);
+      assertStringIncludes(page.text, '<svg id="traffic"');
       const nf = await call(base, { method: "GET", path: "/nothing" });
       assertEquals([nf.status, nf.text], [404, "404 page not found"]);
 
