@@ -9,16 +9,14 @@ import { reloadRuntime } from "./config/reload.ts";
 import { ConfigError } from "./config/origin.ts";
 import { checkLogging, type Logging, openLogging } from "./config/logging.ts";
 import type { APIConfig, Config, MetricsConfig } from "./config/schema.ts";
-import { type ApiState, serveApi } from "./ops/api/server.ts";
-import { Metrics } from "./handlers/metrics/mod.ts";
-import { serveMetrics } from "./ops/metrics_server.ts";
+import type { ApiState } from "./ops/api/server.ts";
+import type { Metrics } from "./handlers/metrics/mod.ts";
 import { joinHostPort, splitHostPort } from "./transports/addr.ts";
 import type { Logger } from "./transports/log.ts";
 import type { Authenticator } from "./handlers/types.ts";
 import { registerBuiltins } from "./config/builtins.ts";
 import { CLIError, parseArgs, USAGE } from "./config/cli.ts";
 import { loadConfig, validateConfig } from "./config/load.ts";
-import { formatConfig } from "./config/output.ts";
 import { rootLogger } from "./transports/log.ts";
 import { parseDuration } from "./transports/metadata.ts";
 import { DEFAULT_GRACE_PERIOD } from "./handlers/service.ts";
@@ -69,6 +67,7 @@ export async function main(argv: string[]): Promise<number> {
     return 1;
   }
   if (args.O) {
+    const { formatConfig } = await import("./config/output.ts");
     await Deno.stdout.write(encoder.encode(formatConfig(cfg, args.O === "json" ? "json" : "yaml")));
     return 0;
   }
@@ -86,7 +85,8 @@ export async function main(argv: string[]): Promise<number> {
   log.format = logging.root.format ?? "json";
   log.level = args.DD ? "trace" : args.D ? "debug" : logging.root.level;
 
-  const metrics = cfg.metrics?.addr ? new Metrics() : undefined;
+  // Metrics and the API are imported only when a config asks for them.
+  const metrics = cfg.metrics?.addr ? new (await import("./handlers/metrics/mod.ts")).Metrics() : undefined;
   // The dashboard shows bytes of open connections as they move.
   const liveStats = Boolean(cfg.api?.addr);
   let runtime: Runtime;
@@ -205,9 +205,10 @@ function liveAuther(name: string | undefined, current: () => Runtime): Authentic
 }
 
 /** The Web API (`api:` / `-api`); an address without a host listens on loopback only. */
-function startApi(cfg: APIConfig, current: () => Runtime, log: Logger, state: ApiState) {
+async function startApi(cfg: APIConfig, current: () => Runtime, log: Logger, state: ApiState) {
   const auther = liveAuther(cfg.auther, current);
   const auth = cfg.auth?.username ? { username: cfg.auth.username, password: cfg.auth.password } : undefined;
+  const { serveApi } = await import("./ops/api/server.ts");
   return serveApi({ addr: cfg.addr!, pathPrefix: cfg.pathPrefix, accesslog: cfg.accesslog, auth, auther, state, log });
 }
 
@@ -221,6 +222,7 @@ async function startMetrics(cfg: MetricsConfig, metrics: Metrics, current: () =>
   const addr = joinHostPort(host || "127.0.0.1", port);
   const auther = liveAuther(cfg.auther, current);
   const auth = cfg.auth?.username ? { username: cfg.auth.username, password: cfg.auth.password } : undefined;
+  const { serveMetrics } = await import("./ops/metrics_server.ts");
   return await serveMetrics({ addr, path: cfg.path, auth, auther, metrics, log: log.with({ kind: "metrics" }) });
 }
 

@@ -11,7 +11,8 @@ import { Logger, type LogTarget } from "../transports/log.ts";
 import { Metadata } from "../transports/metadata.ts";
 import { dialerRegistry, listenerRegistry } from "../transports/registry.ts";
 import type { Registry } from "../transports/registry.ts";
-import { defaultServerTLS, type GlobalTLSConfig, loadClientTLS, loadServerTLS } from "../transports/tls/mod.ts";
+import type { GlobalTLSConfig, TLSFileConfig } from "../transports/tls/load.ts";
+import type { ClientTLSConfig } from "../transports/types.ts";
 import type { Listener, ListenerOptions, ServerTLSConfig } from "../transports/types.ts";
 import { StaticAuthenticator } from "../handlers/auth.ts";
 import { admissionGate, AdmissionGroup } from "../handlers/admission/mod.ts";
@@ -32,7 +33,7 @@ import { type Metrics, metricsGate, metricsHandler, serviceStarted } from "../ha
 import { connectorRegistry, handlerRegistry } from "../handlers/registry.ts";
 import { Service, type ServiceParts } from "../handlers/service.ts";
 import type { Auth, Authenticator, Target, TargetSelector } from "../handlers/types.ts";
-import { TLS_DIALERS } from "./builtins.ts";
+import { loadComponents, TLS_DIALERS } from "./builtins.ts";
 import { type ComponentKind, gostReads } from "./gost_options.ts";
 import { checkLogging } from "./logging.ts";
 import { errorAt } from "./origin.ts";
@@ -280,13 +281,15 @@ export interface Prepared {
  * @throws {ConfigError}
  */
 export async function prepareRuntime(cfg: Config, log: Logger, opts: BuildOptions = {}): Promise<Prepared> {
+  await loadComponents(cfg);
   checkConfig(cfg);
   let globalTLS: Promise<ServerTLSConfig> | undefined;
-  const defaultTLS = () => (globalTLS ??= defaultServerTLS(globalTLSConfig(cfg.tls), { log }));
+  const defaultTLS =
+    () => (globalTLS ??= tlsFiles().then((m) => m.defaultServerTLS(globalTLSConfig(cfg.tls), { log })));
   const serverTLS = (tls: TLSConfig | undefined) => {
     if (!tls?.certFile && !tls?.keyFile) return defaultTLS;
     let p: Promise<ServerTLSConfig> | undefined;
-    return () => (p ??= loadServerTLS(tls, defaultTLS));
+    return () => (p ??= tlsFiles().then((m) => m.loadServerTLS(tls, defaultTLS)));
   };
 
   const policies = await buildPolicies(cfg, log);
@@ -366,8 +369,8 @@ async function buildNode(n: NodeConfig, path: string, log: Logger): Promise<Node
   const nlog = log.with({ node: n.name, connector: connectorType, dialer: dialerType });
   let dialerTLS, connectorTLS;
   try {
-    dialerTLS = await loadClientTLS(n.dialer?.tls as TLSConfig | undefined, n.addr);
-    connectorTLS = await loadClientTLS(n.connector?.tls as TLSConfig | undefined, n.addr);
+    dialerTLS = await clientTLS(n.dialer?.tls, n.addr);
+    connectorTLS = await clientTLS(n.connector?.tls, n.addr);
   } catch (err) {
     throw new BuildError(`${path}: ${(err as Error).message}`);
   }
@@ -399,6 +402,21 @@ async function buildNode(n: NodeConfig, path: string, log: Logger): Promise<Node
     [n, n.metadata],
   ], SELECTOR_KEYS);
   return { name: n.name, addr: n.addr, connector, dialer };
+}
+
+/** The TLS file loader (node:crypto), imported only when a config has TLS settings or a TLS listener. */
+const tlsFiles = () => import("../transports/tls/load.ts");
+
+/** A node's client TLS settings; without a `tls` section, the defaults (no verification, SNI = node host). */
+async function clientTLS(tls: TLSConfig | undefined, addr: string): Promise<ClientTLSConfig> {
+  if (tls && Object.keys(tls).length) return (await tlsFiles()).loadClientTLS(tls as TLSFileConfig, addr);
+  let host: string;
+  try {
+    host = splitHostPort(addr).host;
+  } catch {
+    host = addr.replace(/^\[|\]$/g, "");
+  }
+  return { serverName: host || undefined, secure: false };
 }
 
 /** The top-level `tls` section in the shape the TLS loader wants (validity as ms). */

@@ -7,7 +7,8 @@
  *
  * @module
  */
-import { isAlias, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
+import type * as YAML from "yaml";
+import type { Node } from "yaml";
 import {
   type Config,
   CONFIG_SHAPE,
@@ -35,6 +36,16 @@ export interface ParseOptions {
   warn?: (message: string) => void;
 }
 
+let yaml: typeof YAML | undefined;
+
+/**
+ * Imports the YAML parser that {@linkcode parseConfig} needs (once). A
+ * command line without `-C` never needs it, so dost starts without it.
+ */
+export async function loadParser(): Promise<void> {
+  yaml ??= await import("yaml");
+}
+
 /** `.json` → JSON; `.yaml`, `.yml` and anything else → YAML (GOST's URL loader also falls back to YAML). */
 export function formatOf(file: string): ConfigFormat {
   return /\.json$/i.test(file) ? "json" : "yaml";
@@ -46,6 +57,8 @@ export function formatOf(file: string): ConfigFormat {
  * @throws {ConfigError} on a syntax error, a wrong type, or a service/node without `addr`.
  */
 export function parseConfig(text: string, opts: ParseOptions = {}): Config {
+  if (!yaml) throw new Error("parseConfig: call `await loadParser()` first");
+  const { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument } = yaml;
   const file = opts.file ?? "<config>";
   const format = opts.format ?? formatOf(file);
   const lines = new LineCounter();
@@ -329,6 +342,7 @@ export interface SourceOptions {
  * @throws {ConfigError} for bad content; an `Error` when the file cannot be read.
  */
 export async function loadConfigSource(source: string, opts: SourceOptions = {}): Promise<Config> {
+  await loadParser();
   const s = source.trim();
   const warn = opts.warn;
   if (s.startsWith("{") && s.endsWith("}")) return parseConfig(s, { file: "<inline>", format: "json", warn });

@@ -11,6 +11,9 @@ import {
 import { parseArgs } from "./cli.ts";
 import type { Config } from "./schema.ts";
 
+import { loadParser } from "./load.ts";
+await loadParser();
+
 const FIXTURES = new URL("../tests/fixtures/config/", import.meta.url).pathname;
 const noEnv = () => undefined;
 

@@ -7,6 +7,9 @@ import { formatConfig, toOutput } from "./output.ts";
 import type { Config } from "./schema.ts";
 import { buildCLIConfig } from "./url.ts";
 
+import { loadParser } from "./load.ts";
+await loadParser();
+
 const FIXTURES = new URL("../tests/fixtures/config/", import.meta.url).pathname;
 
 const SPEC_EXAMPLE_YAML = `

@@ -23,7 +23,8 @@ import {
   TrafficLimiter,
 } from "../handlers/limiter/mod.ts";
 import { type LoaderSpec, loadSources, Reloader, type TextFormat, validateLoaderSpec } from "../handlers/loader/mod.ts";
-import { DnsResolver, type NameserverOptions, parseNameserverAddr } from "../handlers/resolver/mod.ts";
+import type { DnsResolver, NameserverOptions } from "../handlers/resolver/mod.ts";
+import { parseNameserverAddr } from "../handlers/resolver/addr.ts";
 import { parseCIDR, parseIP } from "../handlers/matcher/ip.ts";
 import { ConfigError, errorAt } from "./origin.ts";
 import { type Config, goDurationToMs, type LimiterConfig, type LoaderFields } from "./schema.ts";
@@ -209,6 +210,8 @@ export async function buildPolicies(cfg: Config, log: Logger): Promise<Policies>
     await limiters(cfg.limiters, p.limiters, parseTrafficLimits, (l) => new TrafficLimiter(l));
     await limiters(cfg.climiters, p.climiters, parseConnLimits, (l) => new ConnLimiter(l));
     await limiters(cfg.rlimiters, p.rlimiters, parseRateLimits, (l) => new RateLimiter(l));
+    // The DNS client (with its TLS and HTTPS code) is imported only when a config has resolvers.
+    const { DnsResolver } = cfg.resolvers?.length ? await import("../handlers/resolver/mod.ts") : { DnsResolver: null };
     for (const r of cfg.resolvers ?? []) {
       const ns: NameserverOptions[] = (r.nameservers ?? []).map((n) => ({
         addr: n.addr!,
@@ -219,7 +222,7 @@ export async function buildPolicies(cfg: Config, log: Logger): Promise<Policies>
         async: n.async,
         clientIP: n.clientIP,
       }));
-      const res = new DnsResolver(ns, { log: log.with({ kind: "resolver", resolver: r.name }) });
+      const res = new DnsResolver!(ns, { log: log.with({ kind: "resolver", resolver: r.name }) });
       p.onClose(() => res.close());
       p.resolvers.set(r.name!, res);
     }

@@ -12,6 +12,9 @@ import { parseConfig } from "./load.ts";
 import type { Config } from "./schema.ts";
 import { buildCLIConfig } from "./url.ts";
 
+import { loadParser } from "./load.ts";
+await loadParser();
+
 /** Keys whose presence in the command's config must be announced by the YAML. */
 const MUST_BE_SHOWN = new Set(["auth", "forwarder", "tls", "chain", "selector", "chains", "retries"]);
 

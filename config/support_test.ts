@@ -4,6 +4,9 @@ import { ConfigError } from "./origin.ts";
 import { checkSupported } from "./support.ts";
 import { buildCLIConfig } from "./url.ts";
 
+import { loadParser } from "./load.ts";
+await loadParser();
+
 const refuse = (yaml: string, key: string, line: number) => {
   const cfg = parseConfig(yaml, { file: "gost.yaml" });
   const err = assertThrows(() => checkSupported(cfg), ConfigError) as ConfigError;

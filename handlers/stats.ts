@@ -6,7 +6,7 @@
  * @module
  */
 import { keepExtras } from "../transports/_io/keep_extras.ts";
-import { isHttp2RequestConn } from "../transports/http2/conn.ts";
+import { hasHttp2RequestBrand } from "../transports/http2/brand.ts";
 import type { Addr, Conn } from "../transports/types.ts";
 
 /** Events kept per service (gost keeps 20). */
@@ -38,7 +38,7 @@ export class ServiceStats {
   /** Wraps an accepted conn so that its bytes count while it is open. */
   count(conn: Conn): Conn {
     const counted = new CountingConn(conn, this);
-    return isHttp2RequestConn(conn) ? keepExtras(conn, counted) : counted;
+    return hasHttp2RequestBrand(conn) ? keepExtras(conn, counted) : counted;
   }
 
   toJSON(): Record<string, number> {

@@ -8,7 +8,6 @@
  *
  * @module
  */
-import { gzipSync } from "node:zlib";
 import { type LogSink, stderrSink } from "./log.ts";
 
 export interface LogRotation {
@@ -28,6 +27,8 @@ export interface LogOutput {
   sink: LogSink;
   /** Closes a file output; idempotent. */
   close(): void;
+  /** Resolves when background work (gzip of rotated files) is done. */
+  flushed?(): Promise<void>;
 }
 
 const encoder = new TextEncoder();
@@ -58,6 +59,7 @@ class FileOutput implements LogOutput {
   #size: number;
   readonly #max: number;
   #closed = false;
+  #pending: Promise<void> = Promise.resolve();
 
   constructor(readonly path: string, readonly rotation?: LogRotation) {
     const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : "";
@@ -91,10 +93,16 @@ class FileOutput implements LogOutput {
     this.#file = Deno.openSync(this.path, { append: true, create: true, mode: 0o666 });
     this.#size = 0;
     if (this.rotation?.compress) {
-      Deno.writeFileSync(backup + ".gz", gzipSync(Deno.readFileSync(backup)));
-      Deno.removeSync(backup);
-    }
-    this.#prune();
+      // Compressed off the logging path (as lumberjack does, in the background), then pruned.
+      this.#pending = this.#pending.then(() => gzipFile(backup)).catch((err) =>
+        stderrSink(JSON.stringify({ level: "error", msg: `log file "${backup}": ${(err as Error).message}` }))
+      ).then(() => this.#prune());
+    } else this.#prune();
+  }
+
+  /** Resolves once every backup compression started so far has finished. */
+  flushed(): Promise<void> {
+    return this.#pending;
   }
 
   /** Removes backups past `maxBackups` (oldest first) and older than `maxAge` days. */
@@ -129,6 +137,14 @@ class FileOutput implements LogOutput {
     this.#closed = true;
     this.#file.close();
   }
+}
+
+/** Gzips `path` to `path.gz` and removes `path` (web CompressionStream: no zlib import at start-up). */
+async function gzipFile(path: string): Promise<void> {
+  const src = await Deno.open(path, { read: true });
+  const dst = await Deno.open(path + ".gz", { write: true, create: true, truncate: true });
+  await src.readable.pipeThrough(new CompressionStream("gzip")).pipeTo(dst.writable);
+  await Deno.remove(path);
 }
 
 /** lumberjack's backup name: `dir/name-2006-01-02T15-04-05.000.ext`. */

@@ -10,6 +10,7 @@ Deno.test("log file: appended, folders created, rotated by size with gzip and ma
     const out = openLogOutput(path, { maxSize: 1, maxBackups: 2, compress: true });
     const line = "x".repeat(1023); // 1 KiB with the newline
     for (let i = 0; i < 1024 * 3 + 10; i++) out.sink(line);
+    await out.flushed?.();
     out.close();
     out.close();
     const names = [...Deno.readDirSync(`${dir}/sub`)].map((e) => e.name).sort();

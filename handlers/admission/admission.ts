@@ -5,7 +5,6 @@
  *
  * @module
  */
-import { lookup } from "node:dns/promises";
 import { type CIDR, cidrContains, ipKey, parseCIDR, parseIP } from "../matcher/ip.ts";
 
 /** Admits or refuses a client by its IP. */
@@ -44,6 +43,8 @@ export async function compileAdmission(patterns: readonly string[]): Promise<Com
     if (p.includes("/") || /\s|:/.test(p)) throw new TypeError(`Invalid admission pattern "${p}"`);
     let addr: string;
     try {
+      // Names are rare in admission lists: the resolver module is imported only for them.
+      const { lookup } = await import("node:dns/promises");
       addr = (await lookup(p)).address;
     } catch (err) {
       throw new TypeError(`Admission pattern "${p}" does not resolve: ${(err as Error).message}`);

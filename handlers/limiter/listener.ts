@@ -1,7 +1,7 @@
 import type { Logger } from "../../transports/log.ts";
 import { closeQuietly } from "../../transports/_io/write_all.ts";
 import { keepExtras } from "../../transports/_io/keep_extras.ts";
-import { isHttp2RequestConn } from "../../transports/http2/conn.ts";
+import { hasHttp2RequestBrand } from "../../transports/http2/brand.ts";
 import type { Listener } from "../../transports/types.ts";
 import { type ConnGate, gatedListener } from "../gate.ts";
 import { addrIP } from "../matcher/ip.ts";
@@ -48,6 +48,6 @@ export function limitGate(opts: LimitListenerOptions): ConnGate | undefined {
       conn = onClose(conn, release);
     }
     if (traffic) conn = traffic.wrap(conn);
-    return isHttp2RequestConn(raw) ? keepExtras(raw, conn) : conn;
+    return hasHttp2RequestBrand(raw) ? keepExtras(raw, conn) : conn;
   };
 }

@@ -1,4 +1,4 @@
-import { isHttp2RequestConn } from "../../transports/http2/mod.ts";
+import { hasHttp2RequestBrand } from "../../transports/http2/brand.ts";
 import { keepExtras } from "../../transports/_io/keep_extras.ts";
 import type { Addr, Conn, Listener } from "../../transports/types.ts";
 import { type ConnGate, gatedListener } from "../gate.ts";
@@ -70,6 +70,6 @@ export function metricsGate(m: Metrics | undefined, service: string): ConnGate |
   return (conn) => {
     const counters = m.accepted(service, addrIP(conn.remoteAddr));
     const counted = new MetricsConn(conn, counters);
-    return isHttp2RequestConn(conn) ? keepExtras(conn, counted) : counted;
+    return hasHttp2RequestBrand(conn) ? keepExtras(conn, counted) : counted;
   };
 }

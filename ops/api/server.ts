@@ -15,7 +15,7 @@ import { joinHostPort } from "../../transports/addr.ts";
 import type { Logger } from "../../transports/log.ts";
 import type { Authenticator } from "../../handlers/types.ts";
 import type { ServiceStats } from "../../handlers/stats.ts";
-import { parseConfig } from "../../config/load.ts";
+import { loadParser, parseConfig } from "../../config/load.ts";
 import { toOutput } from "../../config/output.ts";
 import type { Config } from "../../config/schema.ts";
 import { DASHBOARD_HTML } from "../dashboard/page.ts";
@@ -248,6 +248,7 @@ async function readObject(req: Request, kind: Kind, name?: string): Promise<{ na
     (body as Record<string, unknown>)[key] = name;
   }
   let cfg: Config;
+  await loadParser();
   try {
     cfg = parseConfig(JSON.stringify({ [kind]: [body] }), { file: "<api>", format: "json" });
   } catch (err) {

@@ -14,6 +14,7 @@ import { closeQuietly, writeAll } from "../_io/write_all.ts";
 import type { RequestHead } from "../_http1/head.ts";
 import { type H2Stream, type HeaderField, httpDate } from "../h2/mod.ts";
 import type { Addr, Conn } from "../types.ts";
+import { hasHttp2RequestBrand, HTTP2_REQUEST_BRAND } from "./brand.ts";
 
 /** What a client asked for. Header names are lower case; pseudo-headers are not in `headers`. */
 export interface ProxyRequest {
@@ -40,11 +41,11 @@ export interface Http2RequestConn extends Conn {
   respond(status: number, headers?: HeaderField[], end?: boolean): Promise<void>;
 }
 
-const BRAND = Symbol("Http2RequestConn");
+const BRAND = HTTP2_REQUEST_BRAND;
 
 /** True for conns handed out by the `http2` listener. */
 export function isHttp2RequestConn(c: Conn): c is Http2RequestConn {
-  return (c as unknown as Record<symbol, unknown>)[BRAND] === true;
+  return hasHttp2RequestBrand(c);
 }
 
 const STATUS_TEXT: Record<number, string> = {
