@@ -59,18 +59,16 @@ export interface Scenario {
   listen?: string;
   /** Minimum throughput as a fraction of direct, in both directions. */
   target: number;
-  /** The ratio gost v3 measured on this machine, for comparison. */
-  gost?: number;
 }
 
 /** A hop scenario: a server dost listening on `scheme` and a client forwarding through it with the same URL. */
-function hop(name: string, scheme: string, target: number, gost?: number): Scenario {
+function hop(name: string, scheme: string, target: number): Scenario {
   const url = `${scheme}://127.0.0.1:{hop}`;
-  return { name, server: url, forward: url, target, gost };
+  return { name, server: url, forward: url, target };
 }
 
 /** A remote port forward: iperf3 connects to a port the server dost opened; the client dost's tunnel dials iperf3. */
-function rtcp(name: string, scheme: string, target: number, gost?: number): Scenario {
+function rtcp(name: string, scheme: string, target: number): Scenario {
   const url = `${scheme}://127.0.0.1:{hop}`;
   return {
     name,
@@ -78,7 +76,6 @@ function rtcp(name: string, scheme: string, target: number, gost?: number): Scen
     forward: url,
     listen: "rtcp://127.0.0.1:{listen}/127.0.0.1:{iperf}",
     target,
-    gost,
   };
 }
 
@@ -87,33 +84,32 @@ function rtcp(name: string, scheme: string, target: number, gost?: number): Scen
  * `hop("relay+wss", "relay+wss", 0.3)`.
  */
 export const SCENARIOS: Scenario[] = [
-  { name: "tcp forward", target: 0.80, gost: 0.69 },
-  hop("relay+tcp", "relay", 0.60, 0.50),
-  hop("relay+tls", "relay+tls", 0.35, 0.28),
-  // Targets below are the issues' ratios to direct loopback; gost's figures were measured on this machine.
-  hop("relay+ws", "relay+ws", 0.20, 0.16),
-  hop("relay+wss", "relay+wss", 0.17, 0.14),
-  hop("relay+mws", "relay+mws", 0.18, 0.15),
-  hop("relay+mwss", "relay+mwss", 0.17, 0.14),
+  { name: "tcp forward", target: 0.80 },
+  hop("relay+tcp", "relay", 0.60),
+  hop("relay+tls", "relay+tls", 0.35),
+  // Targets are ratios to direct loopback; with gost (GOST_BIN) in the run, a row passes when dost ≥ gost both ways.
+  hop("relay+ws", "relay+ws", 0.20),
+  hop("relay+wss", "relay+wss", 0.17),
+  hop("relay+mws", "relay+mws", 0.18),
+  hop("relay+mwss", "relay+mwss", 0.17),
   hop("http2", "http2", 0.25),
-  hop("relay+h2", "relay+h2", 0.25, 0.21),
-  hop("relay+h2c", "relay+h2c", 0.34, 0.28),
-  hop("relay+grpc", "relay+grpc", 0.12, 0.10),
+  hop("relay+h2", "relay+h2", 0.25),
+  hop("relay+h2c", "relay+h2c", 0.34),
+  hop("relay+grpc", "relay+grpc", 0.12),
   {
     name: "relay+grpc insecure",
     server: "relay+grpc://127.0.0.1:{hop}?grpcInsecure=true",
     forward: "relay+grpc://127.0.0.1:{hop}?grpcInsecure=true",
     target: 0.12,
   },
-  hop("relay+pht", "relay+pht", 0.05, 0.028),
+  hop("relay+pht", "relay+pht", 0.05),
   hop("relay+phts", "relay+phts", 0.05),
-  hop("relay+h3", "relay+h3", 0.03, 0.016),
+  hop("relay+h3", "relay+h3", 0.03),
   {
     name: "relay+http3",
     server: "relay+h3://127.0.0.1:{hop}",
     forward: "relay+http3://127.0.0.1:{hop}",
     target: 0.03,
-    gost: 0.016,
   },
   rtcp("rtcp over relay+tcp", "relay", 0.20),
   rtcp("rtcp over relay+ws", "relay+ws", 0.15),
@@ -136,9 +132,11 @@ const DEFAULT_OUT = `${ROOT}docs/benchmarks.md`;
 const BEGIN = "<!-- bench:begin -->";
 const END = "<!-- bench:end -->";
 
-/** One set-up under test: direct, or a scenario's running dost processes. */
+/** One set-up under test: direct, or a scenario's running dost (or gost) processes. */
 interface Setup {
   scenario: Scenario | "direct";
+  /** Which proxy runs the scenario: dost, or the real gost (`GOST_BIN`) for the same-run comparison. */
+  impl: "dost" | "gost";
   /** Port the iperf3 client connects to. */
   port: number;
   procs: Proc[];
@@ -158,9 +156,12 @@ interface Options {
   seconds: number;
   rounds: number;
   entry: string;
+  /** gost's binary: each scenario then also runs on gost, in the same rounds. */
+  gost?: string;
 }
 
-const nameOf = (s: Setup) => (s.scenario === "direct" ? "direct" : s.scenario.name);
+const nameOf = (s: Setup) =>
+  s.scenario === "direct" ? "direct" : s.impl === "gost" ? `${s.scenario.name} (gost)` : s.scenario.name;
 
 /**
  * Starts the one-off iperf3 server on `iperfPort`, runs one client to `port`; returns Gbit/s and the share
@@ -195,24 +196,41 @@ function fill(template: string, ports: Record<string, number>): string {
   return template.replace(/\{(\w+)\}/g, (m, k: string) => (k in ports ? String(ports[k]) : m));
 }
 
-/** Starts a dost with `args` and waits until it listens on `port`. */
-async function startDost(group: ProcessGroup, name: string, entry: string, args: string[], port: number) {
-  const proc = group.spawn(name, Deno.execPath(), ["run", "--unstable-net", "--allow-all", entry, ...args], {
-    DOST_SHUTDOWN_GRACE: "2s",
-  });
+/** Starts dost (or gost, given its binary) with `args` and waits until it listens on `port`. */
+async function startProxy(
+  group: ProcessGroup,
+  name: string,
+  opts: Options,
+  impl: Setup["impl"],
+  args: string[],
+  port: number,
+) {
+  const proc = impl === "gost"
+    ? group.spawn(name, opts.gost!, args)
+    : group.spawn(name, Deno.execPath(), ["run", "--unstable-net", "--allow-all", opts.entry, ...args], {
+      DOST_SHUTDOWN_GRACE: "2s",
+    });
   await waitListening(port, proc, START_TIMEOUT_MS);
   return proc;
 }
 
-/** Starts the dost processes of `s`: the server (if any), then the client forward to `iperfPort`. */
-async function startScenario(group: ProcessGroup, s: Scenario, entry: string, iperfPort: number): Promise<Setup> {
-  const setup: Setup = { scenario: s, port: freePort(), procs: [], up: [], down: [], busy: [], peaks: [] };
+/** Starts the processes of `s`: the server (if any), then the client forward to `iperfPort`. */
+async function startScenario(
+  group: ProcessGroup,
+  s: Scenario,
+  opts: Options,
+  impl: Setup["impl"],
+  iperfPort: number,
+): Promise<Setup> {
+  const setup: Setup = { scenario: s, impl, port: freePort(), procs: [], up: [], down: [], busy: [], peaks: [] };
   try {
     const ports = { hop: freePort(), listen: setup.port, iperf: iperfPort };
-    if (s.server) setup.procs.push(await startDost(group, "server", entry, ["-L", fill(s.server, ports)], ports.hop));
+    if (s.server) {
+      setup.procs.push(await startProxy(group, "server", opts, impl, ["-L", fill(s.server, ports)], ports.hop));
+    }
     const clientArgs = ["-L", fill(s.listen ?? "tcp://127.0.0.1:{listen}/127.0.0.1:{iperf}", ports)];
     if (s.forward) clientArgs.push("-F", fill(s.forward, ports));
-    setup.procs.unshift(await startDost(group, "client", entry, clientArgs, ports.listen));
+    setup.procs.unshift(await startProxy(group, "client", opts, impl, clientArgs, ports.listen));
   } catch (err) {
     setup.error = (err as Error).message;
   }
@@ -278,10 +296,12 @@ function ratio(runs: number[], direct: number[]): number | undefined {
 function table(setups: Setup[]): string {
   const direct = setups.find((r) => r.scenario === "direct");
   const out = [
-    "| scenario | Gbit/s | ratio | Gbit/s (-R) | ratio (-R) | target | gost | result | CPU busy | " +
-    "dost peak RSS (MiB) | dost CPU s |",
+    "| scenario | Gbit/s | ratio | Gbit/s (-R) | ratio (-R) | target | dost/gost (→ / ←) | result | CPU busy | " +
+    "peak RSS (MiB) | CPU s |",
     "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- | ---: |",
   ];
+  // With gost measured in the same run, dost's row passes when it moves at least as much as gost both ways.
+  const gostOf = (r: Setup) => setups.find((g) => g.impl === "gost" && g.scenario === r.scenario && !g.error);
   for (const r of setups) {
     const up = median(r.up);
     const down = median(r.down);
@@ -294,15 +314,20 @@ function table(setups: Setup[]): string {
     const s = r.scenario;
     const ru = ratio(r.up, direct?.up ?? []);
     const rd = ratio(r.down, direct?.down ?? []);
-    const result = r.error
-      ? "error"
-      : ru !== undefined && rd !== undefined && ru >= s.target && rd >= s.target
-      ? "pass"
-      : "**FAIL**";
+    const g = r.impl === "dost" ? gostOf(r) : undefined;
+    const vsUp = g ? ratio(r.up, g.up) : undefined;
+    const vsDown = g ? ratio(r.down, g.down) : undefined;
+    const vs = g ? `${fmt(vsUp)} / ${fmt(vsDown)}` : r.impl === "gost" ? "(gost)" : "–";
+    const ok = g
+      ? vsUp !== undefined && vsDown !== undefined && vsUp >= 1 && vsDown >= 1
+      : ru !== undefined && rd !== undefined && ru >= s.target && rd >= s.target;
+    const result = r.error ? "error" : r.impl === "gost" ? "" : ok ? "pass" : "**FAIL**";
     const rss = r.peaks.map((p) => `${p.name} ${(p.peakKiB / 1024).toFixed(0)}`).join(", ");
     out.push(
-      `| ${s.name} | ${fmt(up)} | ${fmt(ru)} | ${fmt(down)} | ${fmt(rd)} | ${fmt(s.target)} | ${fmt(s.gost)} | ` +
-        `${result} | ${pct(r.busy)} | ${rss} | ${fmt(r.cpu, 1)} |`,
+      `| ${nameOf(r)} | ${fmt(up)} | ${fmt(ru)} | ${fmt(down)} | ${fmt(rd)} | ${
+        r.impl === "gost" ? "" : fmt(s.target)
+      } | ` +
+        `${vs} | ${result} | ${pct(r.busy)} | ${rss} | ${fmt(r.cpu, 1)} |`,
     );
   }
   const runs = setups.map((r) =>
@@ -362,7 +387,8 @@ async function report(setups: Setup[], opts: Options, command: string, bg: Backg
     `with \`-R\` (the "(-R)" columns: server to client)`,
     `- entry: \`${opts.entry.replace(ROOT, "")}\`; Gbit/s = median over the rounds (each round measures every ` +
     "row in table order); ratio = median over the rounds of (through dost ÷ direct in the same round); a row " +
-    "passes when both directions reach the target; CPU busy = median share of the machine's CPU in use (all modes but idle, softirq " +
+    "passes when both directions reach the target, or, with gost measured in the same rounds (`(gost)` rows, " +
+    "`GOST_BIN` or ../shared/bin/gost), when dost/gost ≥ 1 both ways; CPU busy = median share of the machine's CPU in use (all modes but idle, softirq " +
     "included) while iperf3 ran; peak RSS = `VmHWM` of each dost process at the end; dost CPU = " +
     "user + system seconds of its dost processes over the whole run",
     "",
@@ -452,6 +478,7 @@ export async function main(argv: string[]): Promise<number> {
     seconds,
     rounds,
     entry: parsed.entry ? new URL(parsed.entry, `file://${Deno.cwd()}/`).pathname : DEFAULT_ENTRY,
+    gost: gostBin(),
   };
   const scenarios = only.length ? SCENARIOS.filter((s) => only.includes(s.name)) : SCENARIOS;
   const write = !parsed["no-write"] && (parsed.write || only.length === 0);
@@ -482,10 +509,20 @@ export async function main(argv: string[]): Promise<number> {
   const own0 = ownCpuSeconds();
   try {
     const iperfPort = freePort();
-    setups.push({ scenario: "direct", port: iperfPort, procs: [], up: [], down: [], busy: [], peaks: [] });
+    setups.push({
+      scenario: "direct",
+      impl: "dost",
+      port: iperfPort,
+      procs: [],
+      up: [],
+      down: [],
+      busy: [],
+      peaks: [],
+    });
     for (const s of scenarios) {
       console.error(`bench: starting ${s.name}`);
-      setups.push(await startScenario(group, s, opts.entry, iperfPort));
+      setups.push(await startScenario(group, s, opts, "dost", iperfPort));
+      if (opts.gost) setups.push(await startScenario(group, s, opts, "gost", iperfPort));
     }
     await measure(group, setups, iperfPort, opts);
   } finally {
@@ -512,6 +549,17 @@ export async function main(argv: string[]): Promise<number> {
   return setups.some((r) => r.error) ? 1 : 0;
 }
 
+/** `GOST_BIN`, else ../shared/bin/gost beside the project, when it exists. */
+function gostBin(): string | undefined {
+  for (const p of [Deno.env.get("GOST_BIN"), `${ROOT}../shared/bin/gost`]) {
+    if (!p) continue;
+    try {
+      if (Deno.statSync(p).isFile) return p;
+    } catch { /* not here */ }
+  }
+  return undefined;
+}
+
 /** The `--only` name of the traffic-limiter row. */
 const LIMITER_ROW = "limiter";
 
@@ -521,7 +569,7 @@ const LIMITER_ROW = "limiter";
  * Run on its own with `--only limiter`, or as the last section of a full run.
  */
 async function limiterSection(opts: Options): Promise<{ text: string; ok: boolean }> {
-  const { rows, errors } = await benchLimiter({ mainTs: opts.entry, gostBin: Deno.env.get("GOST_BIN") });
+  const { rows, errors } = await benchLimiter({ mainTs: opts.entry, gostBin: opts.gost });
   const pass = (r: { ratio: number }) => Math.abs(r.ratio - 1) <= 0.05;
   const text = [
     `### Traffic limiter: \`$ 1MB 1MB\` (${LIMIT_RATE} B/s) over a 10 s download, target ±5%`,
