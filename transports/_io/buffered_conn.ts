@@ -1,3 +1,4 @@
+import { closeQuietly } from "./write_all.ts";
 import type { Addr, Conn } from "../types.ts";
 
 /**
@@ -136,7 +137,7 @@ export class BufferedConn implements Conn {
     return this.#inner.closeWrite();
   }
   close(): void {
-    this.#inner.close();
+    closeQuietly(this.#inner);
   }
 
   /**

@@ -2,6 +2,7 @@ import { assert, assertEquals } from "../../tests/assert.ts";
 import { delay, pattern, readAll, sha256, tcpPair, writeChunked } from "../_testing.ts";
 import { ClosedError, type Conn } from "../types.ts";
 import { BULK_BUFFER, GROW_AFTER, LARGE_BUFFER, pipe, SMALL_BUFFER } from "./pipe.ts";
+import { closeQuietly } from "./write_all.ts";
 
 const addr: Deno.Addr = { transport: "tcp", hostname: "127.0.0.1", port: 0 };
 
@@ -214,4 +215,18 @@ Deno.test("pipe: a sustained bulk copy whose reads fill the ring grows it; a sho
   };
   assertEquals(await run(SMALL_BUFFER + GROW_AFTER - 1), LARGE_BUFFER, "under 4 MiB: the 256 KiB ring");
   assert(await run(SMALL_BUFFER + GROW_AFTER + 4 * BULK_BUFFER) > LARGE_BUFFER, "past 4 MiB: reads get more room");
+});
+
+Deno.test("closeQuietly closes a conn once, however often it is asked (a second Deno close would throw)", () => {
+  let closes = 0;
+  const conn = {
+    close() {
+      closes++;
+      if (closes > 1) throw new Deno.errors.BadResource("closed");
+    },
+  };
+  closeQuietly(conn);
+  closeQuietly(conn);
+  closeQuietly(undefined);
+  assertEquals(closes, 1);
 });

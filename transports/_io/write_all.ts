@@ -8,10 +8,20 @@ export async function writeAll(conn: Pick<Conn, "write">, p: Uint8Array): Promis
   }
 }
 
-/** Closes `conn`, swallowing "already closed" errors. */
+/** Conns already closed through {@linkcode closeQuietly}. */
+const closed = new WeakSet<object>();
+
+/**
+ * Closes `conn`, swallowing "already closed" errors. A conn closed here
+ * once is not closed again: the relay, the handler and the service each
+ * close what they hold, and a second `close()` of a Deno conn throws
+ * BadResource, whose stack trace cost ~15 µs per connection.
+ */
 export function closeQuietly(conn: { close(): void } | undefined | null): void {
+  if (!conn || closed.has(conn)) return;
+  closed.add(conn);
   try {
-    conn?.close();
+    conn.close();
   } catch {
     // already closed
   }

