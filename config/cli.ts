@@ -69,7 +69,7 @@ const FLAGS: Record<string, { kind: Kind; usage: string; arg?: string }> = {
 
 /** Help text in the layout of Go's `flag.PrintDefaults`. */
 export const USAGE: string = [
-  "Usage: dost [flags] [-- [flags] ...]",
+  "Usage: dost [flags]",
   ...Object.entries(FLAGS).map(([name, f]) =>
     f.kind === "bool" ? `  -${name}\t${f.usage}` : `  -${name} ${f.arg}\n    \t${f.usage}`
   ),
