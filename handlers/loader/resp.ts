@@ -1,3 +1,4 @@
+import { concat } from "../../transports/_io/write_all.ts";
 /**
  * RESP2, the Redis wire format: commands out as arrays of bulk strings,
  * replies in as simple strings, errors, integers, bulk strings and arrays.
@@ -46,15 +47,7 @@ export function encodeCommand(args: readonly string[]): Uint8Array {
   const head = (p: Uint8Array) => encoder.encode(`$${p.length}\r\n`);
   const chunks: Uint8Array[] = [encoder.encode(`*${parts.length}\r\n`)];
   for (const p of parts) chunks.push(head(p), p, CRLF);
-  let n = 0;
-  for (const c of chunks) n += c.length;
-  const out = new Uint8Array(n);
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.length;
-  }
-  return out;
+  return concat(...chunks);
 }
 
 const CRLF = new Uint8Array([13, 10]);
