@@ -25,6 +25,7 @@
  */
 import { parseArgs } from "node:util";
 import { benchLimiter, LIMIT_RATE, markdown as limiterMarkdown } from "./bench_limiter.ts";
+import { benchConn, connMarkdown, DEFAULT_COUNT as CONN_COUNT } from "./bench_conn.ts";
 import {
   cpuSeconds,
   freePort,
@@ -467,8 +468,9 @@ export async function main(argv: string[]): Promise<number> {
   let only = (parsed.only ?? []).flatMap((o) => o.split(",")).map((o) => o.trim()).filter(Boolean);
   // `limiter` is the traffic-limit accuracy row (scripts/bench_limiter.ts), not an iperf3 scenario.
   const withLimiter = only.length === 0 || only.includes(LIMITER_ROW);
-  const limiterOnly = only.length > 0 && only.every((o) => o === LIMITER_ROW);
-  only = only.filter((o) => o !== LIMITER_ROW);
+  const withConn = only.length === 0 || only.includes(CONN_ROW);
+  const sideOnly = only.length > 0 && only.every((o) => o === LIMITER_ROW || o === CONN_ROW);
+  only = only.filter((o) => o !== LIMITER_ROW && o !== CONN_ROW);
   const unknown = only.filter((o) => !SCENARIOS.some((s) => s.name === o));
   if (unknown.length) {
     console.error(`bench: unknown scenario "${unknown[0]}"; known: ${SCENARIOS.map((s) => s.name).join(", ")}`);
@@ -484,10 +486,15 @@ export async function main(argv: string[]): Promise<number> {
   const write = !parsed["no-write"] && (parsed.write || only.length === 0);
   const command = `deno task bench${args.length ? ` -- ${args.join(" ")}` : ""}`;
 
-  if (limiterOnly) {
-    const r = await limiterSection(opts);
-    console.log(r.text);
-    return r.ok ? 0 : 1;
+  if (sideOnly) {
+    let ok = true;
+    for (const section of [withLimiter && limiterSection, withConn && connSection]) {
+      if (!section) continue;
+      const r = await section(opts);
+      console.log(r.text + "\n");
+      ok &&= r.ok;
+    }
+    return ok ? 0 : 1;
   }
   try {
     await runToEnd("iperf3", ["--version"], 10_000);
@@ -539,6 +546,7 @@ export async function main(argv: string[]): Promise<number> {
   };
   let body = await report(setups, opts, command, bg);
   if (withLimiter) body += "\n\n" + (await limiterSection(opts)).text;
+  if (withConn) body += "\n\n" + (await connSection(opts)).text;
   console.log(body);
   for (const r of setups) if (r.error) console.error(`\n${nameOf(r)}: ${r.error}`);
   if (write) {
@@ -558,6 +566,25 @@ function gostBin(): string | undefined {
     } catch { /* not here */ }
   }
   return undefined;
+}
+
+/** The `--only` name of the per-connection rows. */
+const CONN_ROW = "conn";
+
+/**
+ * Sequential CONNECT round trips per transport, dost and gost alternating
+ * (#16's targets: ≥ 1.2× gost's rate and ≤ gost's p99).
+ */
+async function connSection(opts: Options): Promise<{ text: string; ok: boolean }> {
+  const { rows, errors } = await benchConn({ mainTs: opts.entry, gostBin: opts.gost });
+  const text = [
+    `### Connection set-up: ${CONN_COUNT} sequential CONNECT round trips (connect, CONNECT, 4-byte echo, close) ` +
+    "through `-L http -F relay+T` and `-L relay+T`",
+    "",
+    connMarkdown(rows),
+    ...errors.map((e) => `- error: ${e}`),
+  ].join("\n");
+  return { text, ok: errors.length === 0 };
 }
 
 /** The `--only` name of the traffic-limiter row. */
