@@ -380,16 +380,22 @@ async function buildNode(n: NodeConfig, path: string, log: Logger): Promise<Node
     tls: dialerTLS,
     log: nlog,
   });
-  const connectorMd = new Metadata(n.connector?.metadata ?? {});
+  // grpc with grpcInsecure=true is plaintext HTTP/2: nothing to verify.
+  const plaintext = dialerType === "grpc" && (dialerMd.bool("grpcInsecure", "grpc.insecure", "insecure") ?? false);
+  const isSocks5 = connectorType === "socks5" || connectorType === "socks";
+  // A gost 3.2.6 server fails the second SOCKS5 request on a multiplexed session when the client offers its TLS
+  // method (0x80); over a transport that is TLS already, dost does not offer it (the wire stays gost's: 00).
+  const muxOverTLS = dialer.multiplex && TLS_DIALERS.has(dialerType) && !plaintext;
+  const connectorMd = isSocks5 && muxOverTLS && !new Metadata(n.connector?.metadata ?? {}).has("notls")
+    ? new Metadata({ ...n.connector?.metadata, notls: true })
+    : new Metadata(n.connector?.metadata ?? {});
   const connector = get(connectorRegistry, connectorType, n.connector ?? n, n.connector ? "type" : "connector")({
     metadata: connectorMd,
     auth: n.connector?.auth as Auth | undefined,
     tls: connectorTLS,
     log: nlog,
   });
-  const socksTLS = (connectorType === "socks5" || connectorType === "socks") && !connectorMd.bool("notls");
-  // grpc with grpcInsecure=true is plaintext HTTP/2: nothing to verify.
-  const plaintext = dialerType === "grpc" && (dialerMd.bool("grpcInsecure", "grpc.insecure", "insecure") ?? false);
+  const socksTLS = isSocks5 && !connectorMd.bool("notls");
   if ((TLS_DIALERS.has(dialerType) && !plaintext && !dialerTLS.secure) || (socksTLS && !connectorTLS.secure)) {
     nlog.warn(
       `TLS certificate verification is off for node ${n.name} (${n.addr}), as in gost; set secure=true to verify`,

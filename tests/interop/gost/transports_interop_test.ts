@@ -1,0 +1,130 @@
+/**
+ * Wire compatibility with gost 3.2.6 (`GOST_BIN`) on every transport dost
+ * has, with relay, socks5 and http on top, in both directions: a gost server
+ * with a dost client, and a dost server with a gost client. Each case moves a
+ * 1 MiB body through the pair with curl and checks its hash. Skipped (and
+ * counted) without `GOST_BIN`.
+ */
+import { assertEquals } from "../../assert.ts";
+import { freePort, run, startDost } from "../../e2e/_dost.ts";
+import { hasCurl } from "../../e2e/_common.ts";
+import { GOST_BIN, startGost } from "../../e2e/_gost.ts";
+import { sha256 } from "../../../transports/_testing.ts";
+
+const SIZE = 1 << 20;
+const body = new Uint8Array(SIZE).map((_, i) => (i * 31 + 7) & 0xff);
+const digest = sha256;
+const want = await digest(body);
+
+/** Transport schemes and the query both sides need. */
+const TRANSPORTS: [string, string][] = [
+  ["tcp", ""],
+  ["tls", ""],
+  ["ws", ""],
+  ["wss", ""],
+  ["mws", ""],
+  ["mwss", ""],
+  ["h2", ""],
+  ["h2c", ""],
+  ["grpc", ""],
+  ["pht", ""],
+  ["phts", ""],
+  ["h3", ""],
+];
+const PROTOCOLS = ["relay", "socks5", "http"];
+
+type Impl = "dost" | "gost";
+
+async function start(impl: Impl, args: string[]): Promise<() => Promise<unknown>> {
+  if (impl === "gost") return (await startGost(args, 1)).stop;
+  // A gost PHT client keeps its session open: a short grace keeps the stop quick.
+  const p = await startDost(args, { services: 1, env: { DOST_SHUTDOWN_GRACE: "1s" } });
+  return () => p.stop();
+}
+
+for (const [transport, query] of TRANSPORTS) {
+  Deno.test({
+    name: `interop gost: relay, socks5 and http over ${transport}, both directions, 1 MiB hash-checked`,
+    ignore: !GOST_BIN || !hasCurl,
+    async fn(t) {
+      const origin = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => new Response(body));
+      try {
+        for (const proto of PROTOCOLS) {
+          for (const [server, client] of [["gost", "dost"], ["dost", "gost"]] as [Impl, Impl][]) {
+            await t.step(`${proto}+${transport}: ${server} server, ${client} client`, async () => {
+              const [s, c] = [freePort(), freePort()];
+              const scheme = transport === "tcp" ? proto : `${proto}+${transport}`;
+              const stopServer = await start(server, ["-L", `${scheme}://127.0.0.1:${s}${query}`]);
+              try {
+                const stopClient = await start(client, [
+                  "-L",
+                  `http://127.0.0.1:${c}`,
+                  "-F",
+                  `${scheme}://127.0.0.1:${s}${query}`,
+                ]);
+                try {
+                  const r = await run("curl", [
+                    "-s",
+                    "--max-time",
+                    "20",
+                    "-x",
+                    `http://127.0.0.1:${c}`,
+                    `http://127.0.0.1:${origin.addr.port}/`,
+                  ]);
+                  assertEquals(r.bytes.length, SIZE, `curl exit ${r.code}: ${r.stderr}`);
+                  assertEquals(await digest(r.bytes), want);
+                } finally {
+                  await stopClient();
+                }
+              } finally {
+                await stopServer();
+              }
+            });
+          }
+        }
+      } finally {
+        await origin.shutdown();
+      }
+    },
+  });
+}
+
+Deno.test({
+  name: "interop gost: a dost client steers around gost's second-request failure for socks5 over TLS mux sessions",
+  ignore: !GOST_BIN || !hasCurl,
+  async fn(t) {
+    const origin = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => new Response("ok"));
+    try {
+      for (const transport of ["mwss", "h2", "grpc"]) {
+        await t.step(`socks5+${transport}: gost server, three requests over one dost session`, async () => {
+          const [s, c] = [freePort(), freePort()];
+          const stopServer = await start("gost", ["-L", `socks5+${transport}://127.0.0.1:${s}`]);
+          const stopClient = await start("dost", [
+            "-L",
+            `http://127.0.0.1:${c}`,
+            "-F",
+            `socks5+${transport}://127.0.0.1:${s}`,
+          ]);
+          try {
+            for (let i = 0; i < 3; i++) {
+              const r = await run("curl", [
+                "-s",
+                "-w",
+                "%{http_code}",
+                "-x",
+                `http://127.0.0.1:${c}`,
+                `http://127.0.0.1:${origin.addr.port}/`,
+              ]);
+              assertEquals(r.stdout, "ok200", `request ${i + 1}`);
+            }
+          } finally {
+            await stopClient();
+            await stopServer();
+          }
+        });
+      }
+    } finally {
+      await origin.shutdown();
+    }
+  },
+});
