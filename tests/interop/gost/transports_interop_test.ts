@@ -128,3 +128,49 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "interop gost: reverse tunnels (rtcp through relay and socks5 bind) both directions",
+  ignore: !GOST_BIN || !hasCurl,
+  async fn(t) {
+    const origin = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => new Response(body));
+    try {
+      for (const scheme of ["relay", "relay+ws", "socks5", "relay+mwss"]) {
+        for (const [server, client] of [["gost", "dost"], ["dost", "gost"]] as [Impl, Impl][]) {
+          await t.step(`rtcp via ${scheme}: ${server} server, ${client} client`, async () => {
+            const [s, exposed] = [freePort(), freePort()];
+            const stopServer = await start(server, ["-L", `${scheme}://127.0.0.1:${s}?bind=true`]);
+            const stopClient = await startRtcp(client, [
+              "-L",
+              `rtcp://127.0.0.1:${exposed}/127.0.0.1:${origin.addr.port}`,
+              "-F",
+              `${scheme}://127.0.0.1:${s}`,
+            ]);
+            try {
+              let r;
+              for (let i = 0; i < 50; i++) {
+                r = await run("curl", ["-s", "--max-time", "10", `http://127.0.0.1:${exposed}/`]);
+                if (r.bytes.length === SIZE) break;
+                await new Promise((res) => setTimeout(res, 100)); // the remote port opens once the tunnel is up
+              }
+              assertEquals(r!.bytes.length, SIZE, `curl exit ${r!.code}`);
+              assertEquals(await digest(r!.bytes), want);
+            } finally {
+              await stopClient();
+              await stopServer();
+            }
+          });
+        }
+      }
+    } finally {
+      await origin.shutdown();
+    }
+  },
+});
+
+/** The rtcp side listens nowhere locally: it is ready once its process runs; the test polls the remote port. */
+async function startRtcp(impl: Impl, args: string[]): Promise<() => Promise<unknown>> {
+  if (impl === "gost") return (await startGost(args, 0)).stop;
+  const p = await startDost(args, { services: 0, env: { DOST_SHUTDOWN_GRACE: "1s" } });
+  return () => p.stop();
+}
