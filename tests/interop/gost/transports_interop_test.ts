@@ -174,3 +174,86 @@ async function startRtcp(impl: Impl, args: string[]): Promise<() => Promise<unkn
   const p = await startDost(args, { services: 0, env: { DOST_SHUTDOWN_GRACE: "1s" } });
   return () => p.stop();
 }
+
+Deno.test({
+  name: "interop gost: 20 concurrent streams over one mws/mwss session, both directions",
+  ignore: !GOST_BIN || !hasCurl,
+  async fn(t) {
+    const origin = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => new Response(body));
+    try {
+      for (const scheme of ["relay+mws", "relay+mwss", "http+mws"]) {
+        for (const [server, client] of [["gost", "dost"], ["dost", "gost"]] as [Impl, Impl][]) {
+          await t.step(`${scheme}: ${server} server, ${client} client`, async () => {
+            const [s, c] = [freePort(), freePort()];
+            const stopServer = await start(server, ["-L", `${scheme}://127.0.0.1:${s}`]);
+            const stopClient = await start(client, ["-L", `http://127.0.0.1:${c}`, "-F", `${scheme}://127.0.0.1:${s}`]);
+            try {
+              const all = await Promise.all(
+                Array.from(
+                  { length: 20 },
+                  () =>
+                    run("curl", [
+                      "-s",
+                      "--max-time",
+                      "30",
+                      "-x",
+                      `http://127.0.0.1:${c}`,
+                      `http://127.0.0.1:${origin.addr.port}/`,
+                    ]),
+                ),
+              );
+              for (const r of all) assertEquals(await digest(r.bytes), want, `curl exit ${r.code}`);
+            } finally {
+              await stopClient();
+              await stopServer();
+            }
+          });
+        }
+      }
+    } finally {
+      await origin.shutdown();
+    }
+  },
+});
+
+Deno.test({
+  name: "interop gost: a chain that mixes a gost hop and a dost hop, in both orders",
+  ignore: !GOST_BIN || !hasCurl,
+  async fn(t) {
+    const origin = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => new Response(body));
+    try {
+      for (const [first, second] of [["gost", "dost"], ["dost", "gost"]] as [Impl, Impl][]) {
+        await t.step(`client -> ${first} (relay+ws) -> ${second} (socks5+tls) -> target`, async () => {
+          const [a, b, c] = [freePort(), freePort(), freePort()];
+          const stopA = await start(first, ["-L", `relay+ws://127.0.0.1:${a}`]);
+          const stopB = await start(second, ["-L", `socks5+tls://127.0.0.1:${b}`]);
+          const stopC = await start("dost", [
+            "-L",
+            `http://127.0.0.1:${c}`,
+            "-F",
+            `relay+ws://127.0.0.1:${a}`,
+            "-F",
+            `socks5+tls://127.0.0.1:${b}`,
+          ]);
+          try {
+            const r = await run("curl", [
+              "-s",
+              "--max-time",
+              "20",
+              "-x",
+              `http://127.0.0.1:${c}`,
+              `http://127.0.0.1:${origin.addr.port}/`,
+            ]);
+            assertEquals(await digest(r.bytes), want, `curl exit ${r.code}`);
+          } finally {
+            await stopC();
+            await stopB();
+            await stopA();
+          }
+        });
+      }
+    } finally {
+      await origin.shutdown();
+    }
+  },
+});
