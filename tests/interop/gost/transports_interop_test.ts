@@ -257,3 +257,104 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "interop gost: custom ws, h2 and pht paths, both directions",
+  ignore: !GOST_BIN || !hasCurl,
+  async fn(t) {
+    const origin = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => new Response(body));
+    try {
+      for (
+        const [scheme, query] of [
+          ["relay+ws", "?path=/tunnel/x"],
+          ["relay+h2", "?path=/h2tunnel"],
+          ["relay+pht", "?authorizePath=/a1&pushPath=/p1&pullPath=/q1"],
+        ]
+      ) {
+        for (const [server, client] of [["gost", "dost"], ["dost", "gost"]] as [Impl, Impl][]) {
+          await t.step(`${scheme}${query}: ${server} server, ${client} client`, async () => {
+            const [s, c] = [freePort(), freePort()];
+            const stopServer = await start(server, ["-L", `${scheme}://127.0.0.1:${s}${query}`]);
+            const stopClient = await start(client, [
+              "-L",
+              `http://127.0.0.1:${c}`,
+              "-F",
+              `${scheme}://127.0.0.1:${s}${query}`,
+            ]);
+            try {
+              const r = await run("curl", [
+                "-s",
+                "--max-time",
+                "20",
+                "-x",
+                `http://127.0.0.1:${c}`,
+                `http://127.0.0.1:${origin.addr.port}/`,
+              ]);
+              assertEquals(await digest(r.bytes), want, `curl exit ${r.code}`);
+            } finally {
+              await stopClient();
+              await stopServer();
+            }
+          });
+        }
+      }
+    } finally {
+      await origin.shutdown();
+    }
+  },
+});
+
+Deno.test({
+  name: "interop gost: UDP port forwarding through a relay tunnel, both directions",
+  ignore: !GOST_BIN,
+  async fn(t) {
+    const echo = Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transport: "udp" });
+    const echoing = (async () => {
+      try {
+        for (;;) {
+          const [data, from] = await echo.receive();
+          await echo.send(data, from);
+        }
+      } catch { /* closed */ }
+    })();
+    const echoPort = (echo.addr as Deno.NetAddr).port;
+    try {
+      for (const [server, client] of [["gost", "dost"], ["dost", "gost"]] as [Impl, Impl][]) {
+        await t.step(`udp via relay: ${server} server, ${client} client`, async () => {
+          const [s, u] = [freePort(), freePort()];
+          const stopServer = await start(server, ["-L", `relay://127.0.0.1:${s}`]);
+          const stopClient = await startRtcp(client, [
+            "-L",
+            `udp://127.0.0.1:${u}/127.0.0.1:${echoPort}`,
+            "-F",
+            `relay://127.0.0.1:${s}`,
+          ]);
+          const sock = Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transport: "udp" });
+          try {
+            let reply = "";
+            for (let i = 0; i < 30 && reply !== "datagram"; i++) {
+              await sock.send(new TextEncoder().encode("datagram"), {
+                transport: "udp",
+                hostname: "127.0.0.1",
+                port: u,
+              });
+              const got = await Promise.race([
+                sock.receive().then(([d]) => new TextDecoder().decode(d)),
+                new Promise<string>((r) => setTimeout(() => r(""), 200)),
+              ]);
+              reply = got;
+            }
+            assertEquals(reply, "datagram");
+          } finally {
+            sock.close();
+            await stopClient();
+            await stopServer();
+          }
+        });
+      }
+    } finally {
+      echo.close();
+      await echoing;
+    }
+  },
+});
