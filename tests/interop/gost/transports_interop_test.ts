@@ -358,3 +358,40 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "interop gost: the forward handler over tls, ws, mwss, h2c, grpc and pht, both directions",
+  ignore: !GOST_BIN || !hasCurl,
+  async fn(t) {
+    const origin = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => new Response(body));
+    try {
+      for (const transport of ["tls", "ws", "mwss", "h2c", "grpc", "pht"]) {
+        for (const [server, client] of [["gost", "dost"], ["dost", "gost"]] as [Impl, Impl][]) {
+          await t.step(`forward+${transport}: ${server} server, ${client} client`, async () => {
+            const [s, c] = [freePort(), freePort()];
+            // The server decides the target (path form); the client's forward connector sends nothing of its own.
+            const stopServer = await start(server, [
+              "-L",
+              `${transport}://127.0.0.1:${s}/127.0.0.1:${origin.addr.port}`,
+            ]);
+            const stopClient = await start(client, [
+              "-L",
+              `tcp://127.0.0.1:${c}`,
+              "-F",
+              `forward+${transport}://127.0.0.1:${s}`,
+            ]);
+            try {
+              const r = await run("curl", ["-s", "--max-time", "20", `http://127.0.0.1:${c}/`]);
+              assertEquals(await digest(r.bytes), want, `curl exit ${r.code}`);
+            } finally {
+              await stopClient();
+              await stopServer();
+            }
+          });
+        }
+      }
+    } finally {
+      await origin.shutdown();
+    }
+  },
+});
