@@ -28,8 +28,7 @@ const ROOT = new URL("../", import.meta.url).pathname;
 export const DEFAULT_OUT = `${ROOT}dist/dost.js`;
 
 /** Permissions dost needs; `--unstable-net` is for `Deno.listenDatagram` and friends. */
-const RUN_FLAGS =
-  "--unstable-net --allow-net --allow-read --allow-write --allow-env --allow-sys --allow-run --allow-ffi";
+const RUN_FLAGS = "--unstable-net --allow-all";
 
 const header = (version: string) =>
   `#!/usr/bin/env -S deno run ${RUN_FLAGS}
