@@ -2,8 +2,10 @@
  * Wire compatibility with gost 3.2.6 (`GOST_BIN`) on every transport dost
  * has, with relay, socks5 and http on top, in both directions: a gost server
  * with a dost client, and a dost server with a gost client. Each case moves a
- * 1 MiB body through the pair with curl and checks its hash. Skipped (and
- * counted) without `GOST_BIN`.
+ * 1 MiB body through the pair with curl and checks its hash. Also reverse
+ * tunnels, UDP forwarding, the forward handler, custom paths, concurrent
+ * streams on one session and mixed chains. Skipped (and counted) without
+ * `GOST_BIN`.
  */
 import { assertEquals } from "../../assert.ts";
 import { freePort, run, startDost } from "../../e2e/_dost.ts";
@@ -13,257 +15,184 @@ import { sha256 } from "../../../transports/_testing.ts";
 
 const SIZE = 1 << 20;
 const body = new Uint8Array(SIZE).map((_, i) => (i * 31 + 7) & 0xff);
-const digest = sha256;
-const want = await digest(body);
+const want = await sha256(body);
 
-/** Transport schemes and the query both sides need. */
-const TRANSPORTS: [string, string][] = [
-  ["tcp", ""],
-  ["tls", ""],
-  ["ws", ""],
-  ["wss", ""],
-  ["mws", ""],
-  ["mwss", ""],
-  ["h2", ""],
-  ["h2c", ""],
-  ["grpc", ""],
-  ["pht", ""],
-  ["phts", ""],
-  ["h3", ""],
-];
+const TRANSPORTS = ["tcp", "tls", "ws", "wss", "mws", "mwss", "h2", "h2c", "grpc", "pht", "phts", "h3"];
 const PROTOCOLS = ["relay", "socks5", "http"];
 
 type Impl = "dost" | "gost";
+/** Server and client implementations, both ways round. */
+const BOTH: [server: Impl, client: Impl][] = [["gost", "dost"], ["dost", "gost"]];
+type Stop = () => Promise<unknown>;
 
-async function start(impl: Impl, args: string[]): Promise<() => Promise<unknown>> {
-  if (impl === "gost") return (await startGost(args, 1)).stop;
+/** Starts gost or dost and waits for `services` "listening on" lines (0: a client with no local port, e.g. rtcp). */
+async function start(impl: Impl, args: string[], services = 1): Promise<Stop> {
+  if (impl === "gost") return (await startGost(args, services)).stop;
   // A gost PHT client keeps its session open: a short grace keeps the stop quick.
-  const p = await startDost(args, { services: 1, env: { DOST_SHUTDOWN_GRACE: "1s" } });
+  const p = await startDost(args, { services, env: { DOST_SHUTDOWN_GRACE: "1s" } });
   return () => p.stop();
 }
 
-for (const [transport, query] of TRANSPORTS) {
+/** Runs `fn` with processes started in order, stopping them in reverse order afterwards. */
+async function withProcs(starts: (() => Promise<Stop>)[], fn: () => Promise<void>): Promise<void> {
+  const stops: Stop[] = [];
+  try {
+    for (const s of starts) stops.push(await s());
+    await fn();
+  } finally {
+    for (const stop of stops.reverse()) await stop();
+  }
+}
+
+/** Runs `fn` with an HTTP origin on loopback that answers every request with the 1 MiB body. */
+async function withOrigin(fn: (port: number) => Promise<void>): Promise<void> {
+  const origin = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => new Response(body));
+  try {
+    await fn(origin.addr.port);
+  } finally {
+    await origin.shutdown();
+  }
+}
+
+/** Fetches `url` with curl (through `proxy` when given) and checks that the whole body arrived. */
+async function fetchChecked(url: string, proxy?: string): Promise<void> {
+  const r = await run("curl", ["-s", "--max-time", "30", ...(proxy ? ["-x", proxy] : []), url]);
+  assertEquals(r.bytes.length, SIZE, `curl exit ${r.code}: ${r.stderr}`);
+  assertEquals(await sha256(r.bytes), want);
+}
+
+/** A server on `serverUrl` and a client `-L http://… -F clientUrl`; `fn` gets the client's proxy URL. */
+function proxyPair(
+  server: Impl,
+  client: Impl,
+  serverUrl: (port: number) => string,
+  nodeUrl: (port: number) => string,
+  fn: (proxy: string) => Promise<void>,
+): Promise<void> {
+  const [s, c] = [freePort(), freePort()];
+  return withProcs(
+    [() => start(server, ["-L", serverUrl(s)]), () => start(client, ["-L", `http://127.0.0.1:${c}`, "-F", nodeUrl(s)])],
+    () => fn(`http://127.0.0.1:${c}`),
+  );
+}
+
+for (const transport of TRANSPORTS) {
   Deno.test({
     name: `interop gost: relay, socks5 and http over ${transport}, both directions, 1 MiB hash-checked`,
     ignore: !GOST_BIN || !hasCurl,
-    async fn(t) {
-      const origin = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => new Response(body));
-      try {
+    fn: (t) =>
+      withOrigin(async (port) => {
         for (const proto of PROTOCOLS) {
-          for (const [server, client] of [["gost", "dost"], ["dost", "gost"]] as [Impl, Impl][]) {
-            await t.step(`${proto}+${transport}: ${server} server, ${client} client`, async () => {
-              const [s, c] = [freePort(), freePort()];
-              const scheme = transport === "tcp" ? proto : `${proto}+${transport}`;
-              const stopServer = await start(server, ["-L", `${scheme}://127.0.0.1:${s}${query}`]);
-              try {
-                const stopClient = await start(client, [
-                  "-L",
-                  `http://127.0.0.1:${c}`,
-                  "-F",
-                  `${scheme}://127.0.0.1:${s}${query}`,
-                ]);
-                try {
-                  const r = await run("curl", [
-                    "-s",
-                    "--max-time",
-                    "20",
-                    "-x",
-                    `http://127.0.0.1:${c}`,
-                    `http://127.0.0.1:${origin.addr.port}/`,
-                  ]);
-                  assertEquals(r.bytes.length, SIZE, `curl exit ${r.code}: ${r.stderr}`);
-                  assertEquals(await digest(r.bytes), want);
-                } finally {
-                  await stopClient();
-                }
-              } finally {
-                await stopServer();
-              }
-            });
+          const scheme = transport === "tcp" ? proto : `${proto}+${transport}`;
+          const url = (p: number) => `${scheme}://127.0.0.1:${p}`;
+          for (const [server, client] of BOTH) {
+            await t.step(`${proto}+${transport}: ${server} server, ${client} client`, () =>
+              proxyPair(server, client, url, url, (proxy) => fetchChecked(`http://127.0.0.1:${port}/`, proxy)));
           }
         }
-      } finally {
-        await origin.shutdown();
-      }
-    },
+      }),
   });
 }
 
 Deno.test({
   name: "interop gost: a dost client steers around gost's second-request failure for socks5 over TLS mux sessions",
   ignore: !GOST_BIN || !hasCurl,
-  async fn(t) {
-    const origin = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => new Response("ok"));
-    try {
+  fn: (t) =>
+    withOrigin(async (port) => {
       for (const transport of ["mwss", "h2", "grpc"]) {
-        await t.step(`socks5+${transport}: gost server, three requests over one dost session`, async () => {
-          const [s, c] = [freePort(), freePort()];
-          const stopServer = await start("gost", ["-L", `socks5+${transport}://127.0.0.1:${s}`]);
-          const stopClient = await start("dost", [
-            "-L",
-            `http://127.0.0.1:${c}`,
-            "-F",
-            `socks5+${transport}://127.0.0.1:${s}`,
-          ]);
-          try {
+        const url = (p: number) => `socks5+${transport}://127.0.0.1:${p}`;
+        await t.step(`socks5+${transport}: gost server, three requests over one dost session`, () =>
+          proxyPair("gost", "dost", url, url, async (proxy) => {
             for (let i = 0; i < 3; i++) {
-              const r = await run("curl", [
-                "-s",
-                "-w",
-                "%{http_code}",
-                "-x",
-                `http://127.0.0.1:${c}`,
-                `http://127.0.0.1:${origin.addr.port}/`,
-              ]);
-              assertEquals(r.stdout, "ok200", `request ${i + 1}`);
+              await fetchChecked(`http://127.0.0.1:${port}/`, proxy);
             }
-          } finally {
-            await stopClient();
-            await stopServer();
-          }
-        });
+          }));
       }
-    } finally {
-      await origin.shutdown();
-    }
-  },
+    }),
 });
 
 Deno.test({
   name: "interop gost: reverse tunnels (rtcp through relay and socks5 bind) both directions",
   ignore: !GOST_BIN || !hasCurl,
-  async fn(t) {
-    const origin = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => new Response(body));
-    try {
+  fn: (t) =>
+    withOrigin(async (port) => {
       for (const scheme of ["relay", "relay+ws", "socks5", "relay+mwss"]) {
-        for (const [server, client] of [["gost", "dost"], ["dost", "gost"]] as [Impl, Impl][]) {
-          await t.step(`rtcp via ${scheme}: ${server} server, ${client} client`, async () => {
+        for (const [server, client] of BOTH) {
+          await t.step(`rtcp via ${scheme}: ${server} server, ${client} client`, () => {
             const [s, exposed] = [freePort(), freePort()];
-            const stopServer = await start(server, ["-L", `${scheme}://127.0.0.1:${s}?bind=true`]);
-            const stopClient = await startRtcp(client, [
-              "-L",
-              `rtcp://127.0.0.1:${exposed}/127.0.0.1:${origin.addr.port}`,
-              "-F",
-              `${scheme}://127.0.0.1:${s}`,
-            ]);
-            try {
-              let r;
+            return withProcs([
+              () => start(server, ["-L", `${scheme}://127.0.0.1:${s}?bind=true`]),
+              () =>
+                start(client, [
+                  "-L",
+                  `rtcp://127.0.0.1:${exposed}/127.0.0.1:${port}`,
+                  "-F",
+                  `${scheme}://127.0.0.1:${s}`,
+                ], 0),
+            ], async () => {
+              // The remote port opens once the tunnel is up.
               for (let i = 0; i < 50; i++) {
-                r = await run("curl", ["-s", "--max-time", "10", `http://127.0.0.1:${exposed}/`]);
+                const r = await run("curl", ["-s", "--max-time", "10", `http://127.0.0.1:${exposed}/`]);
                 if (r.bytes.length === SIZE) break;
-                await new Promise((res) => setTimeout(res, 100)); // the remote port opens once the tunnel is up
+                await new Promise((res) => setTimeout(res, 100));
               }
-              assertEquals(r!.bytes.length, SIZE, `curl exit ${r!.code}`);
-              assertEquals(await digest(r!.bytes), want);
-            } finally {
-              await stopClient();
-              await stopServer();
-            }
+              await fetchChecked(`http://127.0.0.1:${exposed}/`);
+            });
           });
         }
       }
-    } finally {
-      await origin.shutdown();
-    }
-  },
+    }),
 });
-
-/** The rtcp side listens nowhere locally: it is ready once its process runs; the test polls the remote port. */
-async function startRtcp(impl: Impl, args: string[]): Promise<() => Promise<unknown>> {
-  if (impl === "gost") return (await startGost(args, 0)).stop;
-  const p = await startDost(args, { services: 0, env: { DOST_SHUTDOWN_GRACE: "1s" } });
-  return () => p.stop();
-}
 
 Deno.test({
   name: "interop gost: 20 concurrent streams over one mws/mwss session, both directions",
   ignore: !GOST_BIN || !hasCurl,
-  async fn(t) {
-    const origin = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => new Response(body));
-    try {
+  fn: (t) =>
+    withOrigin(async (port) => {
       for (const scheme of ["relay+mws", "relay+mwss", "http+mws"]) {
-        for (const [server, client] of [["gost", "dost"], ["dost", "gost"]] as [Impl, Impl][]) {
-          await t.step(`${scheme}: ${server} server, ${client} client`, async () => {
-            const [s, c] = [freePort(), freePort()];
-            const stopServer = await start(server, ["-L", `${scheme}://127.0.0.1:${s}`]);
-            const stopClient = await start(client, ["-L", `http://127.0.0.1:${c}`, "-F", `${scheme}://127.0.0.1:${s}`]);
-            try {
-              const all = await Promise.all(
-                Array.from(
-                  { length: 20 },
-                  () =>
-                    run("curl", [
-                      "-s",
-                      "--max-time",
-                      "30",
-                      "-x",
-                      `http://127.0.0.1:${c}`,
-                      `http://127.0.0.1:${origin.addr.port}/`,
-                    ]),
-                ),
-              );
-              for (const r of all) assertEquals(await digest(r.bytes), want, `curl exit ${r.code}`);
-            } finally {
-              await stopClient();
-              await stopServer();
-            }
-          });
+        const url = (p: number) => `${scheme}://127.0.0.1:${p}`;
+        for (const [server, client] of BOTH) {
+          await t.step(`${scheme}: ${server} server, ${client} client`, () =>
+            proxyPair(server, client, url, url, async (proxy) => {
+              await Promise.all(Array.from({ length: 20 }, () =>
+                fetchChecked(`http://127.0.0.1:${port}/`, proxy)));
+            }));
         }
       }
-    } finally {
-      await origin.shutdown();
-    }
-  },
+    }),
 });
 
 Deno.test({
   name: "interop gost: a chain that mixes a gost hop and a dost hop, in both orders",
   ignore: !GOST_BIN || !hasCurl,
-  async fn(t) {
-    const origin = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => new Response(body));
-    try {
-      for (const [first, second] of [["gost", "dost"], ["dost", "gost"]] as [Impl, Impl][]) {
-        await t.step(`client -> ${first} (relay+ws) -> ${second} (socks5+tls) -> target`, async () => {
+  fn: (t) =>
+    withOrigin(async (port) => {
+      for (const [first, second] of BOTH) {
+        await t.step(`client -> ${first} (relay+ws) -> ${second} (socks5+tls) -> target`, () => {
           const [a, b, c] = [freePort(), freePort(), freePort()];
-          const stopA = await start(first, ["-L", `relay+ws://127.0.0.1:${a}`]);
-          const stopB = await start(second, ["-L", `socks5+tls://127.0.0.1:${b}`]);
-          const stopC = await start("dost", [
-            "-L",
-            `http://127.0.0.1:${c}`,
-            "-F",
-            `relay+ws://127.0.0.1:${a}`,
-            "-F",
-            `socks5+tls://127.0.0.1:${b}`,
-          ]);
-          try {
-            const r = await run("curl", [
-              "-s",
-              "--max-time",
-              "20",
-              "-x",
-              `http://127.0.0.1:${c}`,
-              `http://127.0.0.1:${origin.addr.port}/`,
-            ]);
-            assertEquals(await digest(r.bytes), want, `curl exit ${r.code}`);
-          } finally {
-            await stopC();
-            await stopB();
-            await stopA();
-          }
+          return withProcs([
+            () => start(first, ["-L", `relay+ws://127.0.0.1:${a}`]),
+            () => start(second, ["-L", `socks5+tls://127.0.0.1:${b}`]),
+            () =>
+              start("dost", [
+                "-L",
+                `http://127.0.0.1:${c}`,
+                "-F",
+                `relay+ws://127.0.0.1:${a}`,
+                "-F",
+                `socks5+tls://127.0.0.1:${b}`,
+              ]),
+          ], () => fetchChecked(`http://127.0.0.1:${port}/`, `http://127.0.0.1:${c}`));
         });
       }
-    } finally {
-      await origin.shutdown();
-    }
-  },
+    }),
 });
 
 Deno.test({
   name: "interop gost: custom ws, h2 and pht paths, both directions",
   ignore: !GOST_BIN || !hasCurl,
-  async fn(t) {
-    const origin = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => new Response(body));
-    try {
+  fn: (t) =>
+    withOrigin(async (port) => {
       for (
         const [scheme, query] of [
           ["relay+ws", "?path=/tunnel/x"],
@@ -271,38 +200,60 @@ Deno.test({
           ["relay+pht", "?authorizePath=/a1&pushPath=/p1&pullPath=/q1"],
         ]
       ) {
-        for (const [server, client] of [["gost", "dost"], ["dost", "gost"]] as [Impl, Impl][]) {
-          await t.step(`${scheme}${query}: ${server} server, ${client} client`, async () => {
+        const url = (p: number) => `${scheme}://127.0.0.1:${p}${query}`;
+        for (const [server, client] of BOTH) {
+          await t.step(`${scheme}${query}: ${server} server, ${client} client`, () =>
+            proxyPair(server, client, url, url, (proxy) => fetchChecked(`http://127.0.0.1:${port}/`, proxy)));
+        }
+      }
+    }),
+});
+
+Deno.test({
+  name: "interop gost: the forward handler over tls, ws, mwss, h2c, grpc and pht, both directions",
+  ignore: !GOST_BIN || !hasCurl,
+  fn: (t) =>
+    withOrigin(async (port) => {
+      for (const transport of ["tls", "ws", "mwss", "h2c", "grpc", "pht"]) {
+        for (const [server, client] of BOTH) {
+          await t.step(`forward+${transport}: ${server} server, ${client} client`, () => {
             const [s, c] = [freePort(), freePort()];
-            const stopServer = await start(server, ["-L", `${scheme}://127.0.0.1:${s}${query}`]);
-            const stopClient = await start(client, [
-              "-L",
-              `http://127.0.0.1:${c}`,
-              "-F",
-              `${scheme}://127.0.0.1:${s}${query}`,
-            ]);
-            try {
-              const r = await run("curl", [
-                "-s",
-                "--max-time",
-                "20",
-                "-x",
-                `http://127.0.0.1:${c}`,
-                `http://127.0.0.1:${origin.addr.port}/`,
-              ]);
-              assertEquals(await digest(r.bytes), want, `curl exit ${r.code}`);
-            } finally {
-              await stopClient();
-              await stopServer();
-            }
+            // The server decides the target (path form); the client's forward connector sends nothing of its own.
+            return withProcs([
+              () => start(server, ["-L", `${transport}://127.0.0.1:${s}/127.0.0.1:${port}`]),
+              () => start(client, ["-L", `tcp://127.0.0.1:${c}`, "-F", `forward+${transport}://127.0.0.1:${s}`]),
+            ], () => fetchChecked(`http://127.0.0.1:${c}/`));
           });
         }
       }
-    } finally {
-      await origin.shutdown();
-    }
-  },
+    }),
 });
+
+/** Sends datagrams to `port` until one comes back; resolves to what came back ("" after `tries`). */
+async function udpRoundTrip(port: number, text: string, tries = 30): Promise<string> {
+  const sock = Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transport: "udp" });
+  const replies = (async () => {
+    try {
+      const [d] = await sock.receive();
+      return new TextDecoder().decode(d);
+    } catch {
+      return ""; // closed
+    }
+  })();
+  try {
+    for (let i = 0; i < tries; i++) {
+      await sock.send(new TextEncoder().encode(text), { transport: "udp", hostname: "127.0.0.1", port });
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const got = await Promise.race([replies, new Promise<string>((r) => (timer = setTimeout(() => r(""), 200)))]);
+      clearTimeout(timer);
+      if (got) return got;
+    }
+    return "";
+  } finally {
+    sock.close();
+    await replies;
+  }
+}
 
 Deno.test({
   name: "interop gost: UDP port forwarding through a relay tunnel, both directions",
@@ -319,79 +270,19 @@ Deno.test({
     })();
     const echoPort = (echo.addr as Deno.NetAddr).port;
     try {
-      for (const [server, client] of [["gost", "dost"], ["dost", "gost"]] as [Impl, Impl][]) {
-        await t.step(`udp via relay: ${server} server, ${client} client`, async () => {
+      for (const [server, client] of BOTH) {
+        await t.step(`udp via relay: ${server} server, ${client} client`, () => {
           const [s, u] = [freePort(), freePort()];
-          const stopServer = await start(server, ["-L", `relay://127.0.0.1:${s}`]);
-          const stopClient = await startRtcp(client, [
-            "-L",
-            `udp://127.0.0.1:${u}/127.0.0.1:${echoPort}`,
-            "-F",
-            `relay://127.0.0.1:${s}`,
-          ]);
-          const sock = Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transport: "udp" });
-          try {
-            let reply = "";
-            for (let i = 0; i < 30 && reply !== "datagram"; i++) {
-              await sock.send(new TextEncoder().encode("datagram"), {
-                transport: "udp",
-                hostname: "127.0.0.1",
-                port: u,
-              });
-              const got = await Promise.race([
-                sock.receive().then(([d]) => new TextDecoder().decode(d)),
-                new Promise<string>((r) => setTimeout(() => r(""), 200)),
-              ]);
-              reply = got;
-            }
-            assertEquals(reply, "datagram");
-          } finally {
-            sock.close();
-            await stopClient();
-            await stopServer();
-          }
+          return withProcs([
+            () => start(server, ["-L", `relay://127.0.0.1:${s}`]),
+            () =>
+              start(client, ["-L", `udp://127.0.0.1:${u}/127.0.0.1:${echoPort}`, "-F", `relay://127.0.0.1:${s}`], 0),
+          ], async () => assertEquals(await udpRoundTrip(u, "datagram"), "datagram"));
         });
       }
     } finally {
       echo.close();
       await echoing;
-    }
-  },
-});
-
-Deno.test({
-  name: "interop gost: the forward handler over tls, ws, mwss, h2c, grpc and pht, both directions",
-  ignore: !GOST_BIN || !hasCurl,
-  async fn(t) {
-    const origin = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => new Response(body));
-    try {
-      for (const transport of ["tls", "ws", "mwss", "h2c", "grpc", "pht"]) {
-        for (const [server, client] of [["gost", "dost"], ["dost", "gost"]] as [Impl, Impl][]) {
-          await t.step(`forward+${transport}: ${server} server, ${client} client`, async () => {
-            const [s, c] = [freePort(), freePort()];
-            // The server decides the target (path form); the client's forward connector sends nothing of its own.
-            const stopServer = await start(server, [
-              "-L",
-              `${transport}://127.0.0.1:${s}/127.0.0.1:${origin.addr.port}`,
-            ]);
-            const stopClient = await start(client, [
-              "-L",
-              `tcp://127.0.0.1:${c}`,
-              "-F",
-              `forward+${transport}://127.0.0.1:${s}`,
-            ]);
-            try {
-              const r = await run("curl", ["-s", "--max-time", "20", `http://127.0.0.1:${c}/`]);
-              assertEquals(await digest(r.bytes), want, `curl exit ${r.code}`);
-            } finally {
-              await stopClient();
-              await stopServer();
-            }
-          });
-        }
-      }
-    } finally {
-      await origin.shutdown();
     }
   },
 });
