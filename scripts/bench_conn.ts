@@ -5,11 +5,10 @@
  * binary is given) alternating in the same run. Reports connections per
  * second and p50/p99 latency.
  *
- *     deno run --unstable-net --allow-all scripts/bench_conn.ts [--gost PATH] [--count 1000] [--only tcp,ws]
+ *     deno task bench -- --only conn     (gost from GOST_BIN or ../shared/bin/gost)
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { freePort } from "../transports/_testing.ts";
 import { ProcessGroup, waitListening } from "./bench_proc.ts";
 
@@ -151,25 +150,4 @@ export function connMarkdown(rows: ConnRow[]): string {
     );
   }
   return lines.join("\n");
-}
-
-if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      gost: { type: "string" },
-      main: { type: "string", default: new URL("../main.ts", import.meta.url).pathname },
-      count: { type: "string", default: String(DEFAULT_COUNT) },
-      only: { type: "string", multiple: true },
-    },
-  });
-  const { rows, errors } = await benchConn({
-    mainTs: values.main!,
-    gostBin: values.gost,
-    count: Number(values.count),
-    only: (values.only ?? []).flatMap((o) => o.split(",")),
-  });
-  console.log(connMarkdown(rows));
-  for (const e of errors) console.error(`error: ${e}`);
-  Deno.exit(errors.length ? 1 : 0);
 }

@@ -9,12 +9,10 @@
  * taken between two read completions (bytes after the first, over the time
  * between them), which does not depend on how large the proxy's writes are.
  *
- *     deno run --unstable-net --allow-all scripts/bench_limiter.ts [--gost /work/shared/bin/gost]
- *       [--seconds 10] [--warmup 2] [--only dost] [--only gost]
+ *     deno task bench -- --only limiter     (gost from GOST_BIN or ../shared/bin/gost)
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { freePort } from "../transports/_testing.ts";
 import { ProcessGroup, waitListening } from "./bench_proc.ts";
 
@@ -221,29 +219,4 @@ export function markdown(rows: BenchRow[]): string {
     );
   }
   return lines.join("\n");
-}
-
-if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      gost: { type: "string" },
-      main: { type: "string", default: new URL("../main.ts", import.meta.url).pathname },
-      seconds: { type: "string", default: String(DEFAULT_SECONDS) },
-      warmup: { type: "string", default: String(DEFAULT_WARMUP) },
-      only: { type: "string", multiple: true },
-    },
-  });
-  const { rows, errors } = await benchLimiter({
-    mainTs: values.main!,
-    gostBin: values.gost,
-    seconds: Number(values.seconds),
-    warmup: Number(values.warmup),
-    only: values.only,
-  });
-  console.log(markdown(rows));
-  for (const e of errors) console.log(`\n${e.who} failed: ${e.message}`);
-  for (const r of rows) {
-    if (Math.abs(r.ratio - 1) > 0.05) console.log(`\n${r.who}: ratio ${r.ratio.toFixed(3)} is outside ±5%`);
-  }
 }
