@@ -8,73 +8,24 @@
  * `GOST_BIN`.
  */
 import { assertEquals } from "../../assert.ts";
-import { freePort, run, startDost } from "../../e2e/_dost.ts";
+import { freePort, run } from "../../e2e/_dost.ts";
 import { hasCurl } from "../../e2e/_common.ts";
-import { GOST_BIN, startGost } from "../../e2e/_gost.ts";
-import { sha256 } from "../../../transports/_testing.ts";
-
-const SIZE = 1 << 20;
-const body = new Uint8Array(SIZE).map((_, i) => (i * 31 + 7) & 0xff);
-const want = await sha256(body);
+import { GOST_BIN } from "../../e2e/_gost.ts";
+import {
+  BOTH,
+  fetchChecked as fetchBody,
+  makeBody,
+  proxyPair,
+  start,
+  withOrigin as withBody,
+  withProcs,
+} from "./_pair.ts";
 
 const TRANSPORTS = ["tcp", "tls", "ws", "wss", "mws", "mwss", "h2", "h2c", "grpc", "pht", "phts", "h3"];
 const PROTOCOLS = ["relay", "socks5", "http"];
-
-type Impl = "dost" | "gost";
-/** Server and client implementations, both ways round. */
-const BOTH: [server: Impl, client: Impl][] = [["gost", "dost"], ["dost", "gost"]];
-type Stop = () => Promise<unknown>;
-
-/** Starts gost or dost and waits for `services` "listening on" lines (0: a client with no local port, e.g. rtcp). */
-async function start(impl: Impl, args: string[], services = 1): Promise<Stop> {
-  if (impl === "gost") return (await startGost(args, services)).stop;
-  // A gost PHT client keeps its session open: a short grace keeps the stop quick.
-  const p = await startDost(args, { services, env: { DOST_SHUTDOWN_GRACE: "1s" } });
-  return () => p.stop();
-}
-
-/** Runs `fn` with processes started in order, stopping them in reverse order afterwards. */
-async function withProcs(starts: (() => Promise<Stop>)[], fn: () => Promise<void>): Promise<void> {
-  const stops: Stop[] = [];
-  try {
-    for (const s of starts) stops.push(await s());
-    await fn();
-  } finally {
-    for (const stop of stops.reverse()) await stop();
-  }
-}
-
-/** Runs `fn` with an HTTP origin on loopback that answers every request with the 1 MiB body. */
-async function withOrigin(fn: (port: number) => Promise<void>): Promise<void> {
-  const origin = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => new Response(body));
-  try {
-    await fn(origin.addr.port);
-  } finally {
-    await origin.shutdown();
-  }
-}
-
-/** Fetches `url` with curl (through `proxy` when given) and checks that the whole body arrived. */
-async function fetchChecked(url: string, proxy?: string): Promise<void> {
-  const r = await run("curl", ["-s", "--max-time", "30", ...(proxy ? ["-x", proxy] : []), url]);
-  assertEquals(r.bytes.length, SIZE, `curl exit ${r.code}: ${r.stderr}`);
-  assertEquals(await sha256(r.bytes), want);
-}
-
-/** A server on `serverUrl` and a client `-L http://… -F clientUrl`; `fn` gets the client's proxy URL. */
-function proxyPair(
-  server: Impl,
-  client: Impl,
-  serverUrl: (port: number) => string,
-  nodeUrl: (port: number) => string,
-  fn: (proxy: string) => Promise<void>,
-): Promise<void> {
-  const [s, c] = [freePort(), freePort()];
-  return withProcs(
-    [() => start(server, ["-L", serverUrl(s)]), () => start(client, ["-L", `http://127.0.0.1:${c}`, "-F", nodeUrl(s)])],
-    () => fn(`http://127.0.0.1:${c}`),
-  );
-}
+const body = await makeBody(1 << 20);
+const withOrigin = (fn: (port: number) => Promise<void>) => withBody(body, fn);
+const fetchChecked = (url: string, proxy?: string) => fetchBody(body, url, proxy);
 
 for (const transport of TRANSPORTS) {
   Deno.test({
@@ -133,7 +84,7 @@ Deno.test({
               // The remote port opens once the tunnel is up.
               for (let i = 0; i < 50; i++) {
                 const r = await run("curl", ["-s", "--max-time", "10", `http://127.0.0.1:${exposed}/`]);
-                if (r.bytes.length === SIZE) break;
+                if (r.bytes.length === body.bytes.length) break;
                 await new Promise((res) => setTimeout(res, 100));
               }
               await fetchChecked(`http://127.0.0.1:${exposed}/`);
