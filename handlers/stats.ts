@@ -60,6 +60,11 @@ class CountingConn implements Conn {
     if (n) this.stats.inputBytes += n;
     return n;
   }
+  readReady(p: Uint8Array): number {
+    const n = this.inner.readReady?.(p) ?? 0;
+    this.stats.inputBytes += n;
+    return n;
+  }
   async write(p: Uint8Array): Promise<number> {
     const n = await this.inner.write(p);
     this.stats.outputBytes += n;

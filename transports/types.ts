@@ -24,6 +24,14 @@ export interface Conn {
   close(): void;
   readonly localAddr: Addr;
   readonly remoteAddr: Addr;
+  /**
+   * Optional, on conns that hold received bytes in user space (a parser's
+   * read-ahead, queued frames or messages): copies what is already here into
+   * `p` without waiting and returns the count, 0 when nothing is. End of
+   * stream and errors are left for `read` to report. Lets a copy loop send
+   * bytes that arrived in pieces as one write (see `copy` in _io/pipe.ts).
+   */
+  readReady?(p: Uint8Array): number;
 }
 
 /** Options every dial receives. */

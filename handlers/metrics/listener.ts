@@ -32,6 +32,12 @@ export class MetricsConn implements Conn {
     return n;
   }
 
+  readReady(p: Uint8Array): number {
+    const n = this.#inner.readReady?.(p) ?? 0;
+    if (n) this.#input.inc(n);
+    return n;
+  }
+
   async write(p: Uint8Array): Promise<number> {
     const n = await this.#inner.write(p);
     this.#output.inc(n);

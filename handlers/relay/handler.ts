@@ -274,6 +274,7 @@ async function withReadDeadline<T>(conn: Conn, ms: number, signal: AbortSignal, 
  */
 class DeferredResponseConn implements Conn {
   readonly read: (p: Uint8Array) => Promise<number | null>;
+  readonly readReady?: (p: Uint8Array) => number;
   readonly close: () => void;
   write: (p: Uint8Array) => Promise<number>;
   readonly #inner: Conn;
@@ -283,6 +284,7 @@ class DeferredResponseConn implements Conn {
     this.#inner = inner;
     this.#head = head;
     this.read = inner.read.bind(inner);
+    this.readReady = inner.readReady?.bind(inner);
     this.close = inner.close.bind(inner);
     this.write = this.#firstWrite;
   }

@@ -119,15 +119,18 @@ export class BufferedConn implements Conn {
   }
 
   read(p: Uint8Array): Promise<number | null> {
-    const avail = this.#end - this.#start;
-    if (avail > 0) {
-      const n = Math.min(avail, p.length);
-      p.set(this.#buf.subarray(this.#start, this.#start + n));
-      this.#start += n;
-      return Promise.resolve(n);
-    }
+    if (this.#end > this.#start) return Promise.resolve(this.readReady(p));
     if (this.#eof) return Promise.resolve(null);
     return this.#inner.read(p);
+  }
+
+  /** The bytes read ahead, then what the inner conn already holds (see `Conn.readReady`). */
+  readReady(p: Uint8Array): number {
+    const n = Math.min(this.#end - this.#start, p.length);
+    p.set(this.#buf.subarray(this.#start, this.#start + n));
+    this.#start += n;
+    if (n === p.length || this.#eof) return n;
+    return n + (this.#inner.readReady?.(p.subarray(n)) ?? 0);
   }
 
   write(p: Uint8Array): Promise<number> {

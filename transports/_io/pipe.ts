@@ -41,8 +41,11 @@ export async function copy(src: Conn, dst: Conn, progress?: (n: number) => void)
   const buf = new Uint8Array(SMALL_BUFFER);
   let total = 0;
   for (;;) {
-    const n = await src.read(buf);
+    let n = await src.read(buf);
     if (n === null) break;
+    // Pieces that are already here go out in one write: a fresh target behind a full accept queue (SYN cookies)
+    // resets a connection whose second segment arrives before the first (see readReady in types.ts).
+    if (n < buf.length && src.readReady) n += src.readReady(buf.subarray(n));
     await writeAll(dst, n === buf.length ? buf : buf.subarray(0, n));
     total += n;
     progress?.(n);

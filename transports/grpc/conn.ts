@@ -103,13 +103,13 @@ export class GrpcConn implements Conn {
           this.#start += n;
           this.#dataLeft -= n;
           this.#msgLeft -= n;
-          return n;
+          return n + this.readReady(p.subarray(n));
         }
         const n = await this.stream.read(p.length > this.#dataLeft ? p.subarray(0, this.#dataLeft) : p);
         if (n === null) throw new GrpcFramingError(Status.INTERNAL, "gRPC message truncated");
         this.#dataLeft -= n;
         this.#msgLeft -= n;
-        return n;
+        return n + this.readReady(p.subarray(n));
       }
       if (this.#skipLeft > 0) {
         if (this.#end === this.#start && !(await this.#fill(1))) {
@@ -150,10 +150,81 @@ export class GrpcConn implements Conn {
     }
   }
 
+  /**
+   * Data of the messages already received, without waiting (see
+   * `Conn.readReady`): gost's client sends one message per write, so a request
+   * written in pieces reaches a fresh target in one write. Stops at anything
+   * not yet here, and leaves a bad prefix or field for `read` to report.
+   */
+  readReady(p: Uint8Array): number {
+    if (this.#failed || !this.#checked) return 0;
+    let got = 0;
+    while (got < p.length) {
+      if (this.#dataLeft > 0) {
+        if (this.#end === this.#start && !this.#topUp(1)) break;
+        const n = Math.min(this.#end - this.#start, this.#dataLeft, p.length - got);
+        p.set(this.#buf.subarray(this.#start, this.#start + n), got);
+        this.#start += n;
+        this.#dataLeft -= n;
+        this.#msgLeft -= n;
+        got += n;
+      } else if (this.#skipLeft > 0) {
+        if (this.#end === this.#start && !this.#topUp(1)) break;
+        const n = Math.min(this.#skipLeft, this.#end - this.#start);
+        this.#start += n;
+        this.#skipLeft -= n;
+        this.#msgLeft -= n;
+      } else if (this.#inMessage && this.#msgLeft > 0) {
+        if (!this.#topUp(Math.min(this.#msgLeft, 20))) break;
+        const at = this.#start;
+        try {
+          this.#parseBufferedField();
+        } catch (err) {
+          // A bad field: unconsumed, so that read() reports it after the bytes before it.
+          if (!(err instanceof GrpcFramingError)) throw err;
+          this.#start = at;
+          break;
+        }
+      } else {
+        this.#inMessage = false;
+        if (!this.#topUp(PREFIX_SIZE)) break;
+        const b = this.#buf;
+        const len = new DataView(b.buffer, b.byteOffset + this.#start + 1, 4).getUint32(0);
+        if (b[this.#start] !== 0 || len > MAX_MESSAGE_SIZE) break;
+        this.#start += PREFIX_SIZE;
+        this.#msgLeft = len;
+        this.#inMessage = true;
+      }
+    }
+    return got;
+  }
+
+  /** Buffers at least `n` bytes from what the stream already holds; false when it holds too few. */
+  #topUp(n: number): boolean {
+    while (this.#end - this.#start < n) {
+      if (this.#start > 0 && (this.#start === this.#end || this.#buf.length - this.#start < n)) {
+        this.#buf.copyWithin(0, this.#start, this.#end);
+        this.#end -= this.#start;
+        this.#start = 0;
+      }
+      const r = this.stream.readReady(this.#buf.subarray(this.#end));
+      if (r === 0) return false;
+      this.#end += r;
+    }
+    return true;
+  }
+
   /** Parses one protobuf field header of the current message. */
   async #parseField(): Promise<void> {
+    if (!(await this.#fill(Math.min(this.#msgLeft, 20)))) {
+      throw new GrpcFramingError(Status.INTERNAL, "gRPC message truncated");
+    }
+    this.#parseBufferedField();
+  }
+
+  /** Parses one field header from `min(msgLeft, 20)` buffered bytes. */
+  #parseBufferedField(): void {
     const need = Math.min(this.#msgLeft, 20);
-    if (!(await this.#fill(need))) throw new GrpcFramingError(Status.INTERNAL, "gRPC message truncated");
     const b = this.#buf;
     const limit = this.#start + need;
     let i = this.#start;

@@ -204,6 +204,14 @@ export class H2Stream implements Conn {
     });
   }
 
+  /** Bytes already received, without waiting (see `Conn.readReady`). */
+  readReady(p: Uint8Array): number {
+    if (this.#closed || this.#reader || this.#held.size === 0 || p.length === 0) return 0;
+    const n = this.#held.drainInto(p);
+    this.#host.consumed(this, n);
+    return n;
+  }
+
   /**
    * Queues `p` as DATA frames within the flow-control windows; resolves once
    * at most two chunks of this stream wait for the transport. `p` may be
