@@ -89,10 +89,11 @@ export function resolveMuxConfig(partial: Partial<MuxConfig> = {}): MuxConfig {
 
 /**
  * Parses GOST's `mux.*` metadata. As in GOST, zero, negative or absent
- * values keep the default; the result is then checked like smux does.
+ * values keep the default (`defaults` over GOST's: mtcp's version is 2);
+ * the result is then checked like smux does.
  */
-export function parseMuxMetadata(md: Metadata): MuxConfig {
-  const c: MuxConfig = { ...DEFAULT_MUX_CONFIG };
+export function parseMuxMetadata(md: Metadata, defaults: Partial<MuxConfig> = {}): MuxConfig {
+  const c: MuxConfig = { ...DEFAULT_MUX_CONFIG, ...defaults };
   const pos = (v: number | undefined, def: number) => (v !== undefined && v > 0 ? v : def);
   c.version = pos(md.int("mux.version"), c.version);
   c.keepaliveDisabled = md.bool("mux.keepaliveDisabled") ?? false;

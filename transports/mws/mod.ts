@@ -7,7 +7,8 @@
  * @module
  */
 export { listenMws, listenMwss, MwsListener } from "./listener.ts";
-export { MwsDialer, mwsDialer, mwssDialer, SESSION_TIMEOUT } from "./dialer.ts";
+export { MwsDialer, mwsDialer, mwssDialer } from "./dialer.ts";
+export { SESSION_TIMEOUT } from "../_mux/session_dialer.ts";
 export {
   type MwsDialerOptions,
   type MwsListenerOptions,

@@ -1,4 +1,10 @@
-import type { Session } from "../_mux/mod.ts";
+/**
+ * Closing a session once its streams are done (graceful drain), shared by
+ * the session listeners and dialers of mws/mwss and mtcp/mtls.
+ *
+ * @module
+ */
+import type { Session } from "./session.ts";
 
 /** How often a draining session is checked for open streams. */
 const IDLE_POLL = 500;
