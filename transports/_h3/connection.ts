@@ -44,6 +44,11 @@ export interface H3Options {
   maxFieldSectionSize?: number;
   /** Called for protocol errors and other noteworthy events (for logging). */
   onError?: (err: unknown) => void;
+  /**
+   * Further SETTINGS to send after dost's own (extensions such as
+   * WebTransport's ENABLE_WEBTRANSPORT, H3_DATAGRAM, ENABLE_CONNECT_PROTOCOL).
+   */
+  settings?: readonly (readonly [number, number])[];
 }
 
 /** The state of one HTTP/3 connection over a QUIC connection. */
@@ -57,6 +62,13 @@ export class H3Connection {
   goawayId: number | undefined;
   /** Resolves when the QUIC connection is closed, whoever closed it. */
   readonly closed: Promise<Deno.QuicCloseInfo | undefined>;
+  /**
+   * Resolves with the peer's SETTINGS once they arrive, or with `undefined`
+   * when the connection closes first.
+   */
+  readonly settingsReceived: Promise<Map<number, number> | undefined>;
+  #settingsArrived: (s: Map<number, number> | undefined) => void = () => {};
+  readonly #extraSettings: readonly (readonly [number, number])[];
   #done = false;
   #control: WritableStreamDefaultWriter<Uint8Array> | undefined;
   #controlReady: Promise<void> | undefined;
@@ -69,8 +81,11 @@ export class H3Connection {
     this.isServer = isServer;
     this.maxFieldSectionSize = opts.maxFieldSectionSize ?? DEFAULT_MAX_FIELD_SECTION_SIZE;
     this.#onError = opts.onError;
+    this.#extraSettings = opts.settings ?? [];
+    this.settingsReceived = new Promise((r) => (this.#settingsArrived = r));
     this.closed = quic.closed.then((info) => info, () => undefined).finally(() => {
       this.#done = true;
+      this.#settingsArrived(undefined);
     });
   }
 
@@ -97,6 +112,7 @@ export class H3Connection {
       [Setting.QPACK_MAX_TABLE_CAPACITY, 0],
       [Setting.QPACK_BLOCKED_STREAMS, 0],
       [Setting.MAX_FIELD_SECTION_SIZE, this.maxFieldSectionSize],
+      ...this.#extraSettings,
     ]);
     const out = new Uint8Array(1 + settings.length);
     out[0] = StreamType.CONTROL;
@@ -206,6 +222,7 @@ export class H3Connection {
         case FrameType.SETTINGS:
           if (!first) throw new H3Error(ErrorCode.H3_FRAME_UNEXPECTED, "Second SETTINGS frame");
           this.peerSettings = decodeSettings(await reader.readExact(h.length));
+          this.#settingsArrived(this.peerSettings);
           break;
         case FrameType.GOAWAY: {
           const id = decodeSingleVarint(await reader.readExact(h.length), "GOAWAY");
