@@ -58,13 +58,31 @@ export function registerBuiltins(): void {
   lazy(dialerRegistry, ["pht"], pht, (m) => m.phtDialer);
   lazy(dialerRegistry, ["phts"], pht, (m) => m.phtsDialer);
   const h3 = () => import("../transports/h3/mod.ts");
-  lazy(listenerRegistry, ["h3"], h3, (m) => m.listenH3);
+  // The http3 listener is PHT over HTTP/3 too (gost's is an HTTP/3 server for its reverse-proxy handler).
+  lazy(listenerRegistry, ["h3", "http3"], h3, (m) => m.listenH3);
   lazy(dialerRegistry, ["h3", "http3"], h3, (m) => m.h3Dialer);
   lazy(listenerRegistry, ["rtcp"], () => import("../transports/rtcp/mod.ts"), (m) => m.listenRtcp);
   lazy(listenerRegistry, ["rudp"], () => import("../transports/rudp/mod.ts"), (m) => m.listenRudp);
   const udp = () => import("../transports/udp/mod.ts");
   lazy(listenerRegistry, ["udp"], udp, (m) => m.listenUdp);
   lazy(dialerRegistry, ["udp"], udp, (m) => m.udpDialer);
+  const obfs = () => import("../transports/obfs/mod.ts");
+  lazy(listenerRegistry, ["ohttp"], obfs, (m) => m.listenOhttp);
+  lazy(listenerRegistry, ["otls"], obfs, (m) => m.listenOtls);
+  lazy(dialerRegistry, ["ohttp"], obfs, (m) => m.ohttpDialer);
+  lazy(dialerRegistry, ["ohttps"], obfs, (m) => m.ohttpsDialer);
+  lazy(dialerRegistry, ["otls"], obfs, (m) => m.otlsDialer);
+  const wt = () => import("../transports/wt/mod.ts");
+  lazy(listenerRegistry, ["wt"], wt, (m) => m.listenWt);
+  lazy(dialerRegistry, ["wt"], wt, (m) => m.wtDialer);
+  const quic = () => import("../transports/quic/mod.ts");
+  lazy(listenerRegistry, ["quic"], quic, (m) => m.listenQuic);
+  lazy(dialerRegistry, ["quic"], quic, (m) => m.quicDialer);
+  const mtcp = () => import("../transports/mtcp/mod.ts");
+  lazy(listenerRegistry, ["mtcp"], mtcp, (m) => m.listenMtcp);
+  lazy(listenerRegistry, ["mtls"], mtcp, (m) => m.listenMtls);
+  lazy(dialerRegistry, ["mtcp"], mtcp, (m) => m.mtcpDialer);
+  lazy(dialerRegistry, ["mtls"], mtcp, (m) => m.mtlsDialer);
 
   lazy(handlerRegistry, ["auto"], () => import("../handlers/auto/mod.ts"), (m) => m.autoHandler);
   const http = () => import("../handlers/http/mod.ts");
@@ -116,4 +134,5 @@ export const TLS_DIALERS: ReadonlySet<string> = new Set([
   "h3",
   "http3",
   "quic",
+  "wt",
 ]);

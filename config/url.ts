@@ -466,6 +466,15 @@ export function parseServiceURL(
   if (!known.handlers.has(handler)) handler = "auto";
   if (!known.listeners.has(listener)) listener = handler === "ssu" ? "udp" : "tcp";
   warnFallback(opts.warn, "-L", s, u.scheme, asTyped, [handler, listener], ["handler", "listener"]);
+  if (schemes.length === 1 && handler === "http3") {
+    // gost 3.2.6 serves an HTTP/3 reverse proxy here, which no `-F http3://` client (PHT over HTTP/3) can use;
+    // dost serves what those clients dial, as seed 001's server line intends.
+    handler = "auto";
+    opts.warn?.(
+      `-L "${s}": dost serves PHT over HTTP/3 with the auto handler here (what -F http3:// dials); ` +
+        "gost 3.2.6 serves an HTTP/3 reverse proxy",
+    );
+  }
 
   // Forward mode: targets in the path.
   const targets: ForwardNodeConfig[] = [];

@@ -26,7 +26,7 @@ const SCHEMES: [scheme: string, L: string, F: string][] = [
   ["pht", "auto+pht", "http+pht"],
   ["phts", "auto+phts", "http+phts"],
   ["h3", "auto+h3", "http+h3"],
-  ["http3", "http3+http3", "http+http3"],
+  ["http3", "auto+http3", "http+http3"], // PHT over HTTP/3, what -F http3:// dials (gost: a reverse proxy)
   ["quic", "auto+quic", "http+quic"],
   ["forward+pht", "forward+pht", "forward+pht"],
   ["tcp", "tcp+tcp", "tcp+tcp"],

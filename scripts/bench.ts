@@ -112,6 +112,18 @@ export const SCENARIOS: Scenario[] = [
     forward: "relay+http3://127.0.0.1:{hop}",
     target: 0.03,
   },
+  hop("relay+mtcp", "relay+mtcp", 0.12),
+  hop("relay+mtls", "relay+mtls", 0.17),
+  hop("relay+quic", "relay+quic", 0.03),
+  hop("relay+wt", "relay+wt", 0.03),
+  hop("relay+ohttp", "relay+ohttp", 0.40),
+  // gost 3.2.6's otls server drops all but the first 16 KiB of a first write: its reply goes out alone.
+  {
+    name: "relay+otls",
+    server: "relay+otls://127.0.0.1:{hop}?nodelay=true",
+    forward: "relay+otls://127.0.0.1:{hop}",
+    target: 0.30,
+  },
   rtcp("rtcp over relay+tcp", "relay", 0.20),
   rtcp("rtcp over relay+ws", "relay+ws", 0.15),
 ];
