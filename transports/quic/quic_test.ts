@@ -344,7 +344,8 @@ Deno.test("quic listener: garbage datagrams and abandoned handshakes (the certif
     const data = pattern(1 << 20, 3);
     assertEquals(await echoRoundTrip(c, data), await sha256(data));
     c.close();
-  }, { handshakeTimeout: "300ms" });
+    // Short enough that the probe's abandoned handshakes are dropped during the test, long enough for a loaded CI.
+  }, { handshakeTimeout: "2s" });
 });
 
 Deno.test("quic listener: a stream reset by its client ends only that stream", async () => {
