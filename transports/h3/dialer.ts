@@ -34,7 +34,7 @@ import {
 } from "../types.ts";
 import { ALPN_H3, type H3Fetcher, h3Fetcher } from "../_h3/mod.ts";
 import { PhtClient, type PhtClientConn } from "../pht/mod.ts";
-import { certificateHash, probeCertificate } from "./_probe.ts";
+import { connectQuicNode } from "./_connect.ts";
 import { type H3DialerOptions, parseDialerMetadata } from "./metadata.ts";
 
 /** PHT sessions sharing one QUIC connection at most. @default 25 */
@@ -263,86 +263,22 @@ export class H3Dialer implements Dialer {
   }
 
   /** A QUIC connection to `addr`, verified or pinned as the TLS config says. */
-  async #quic(addr: string): Promise<Deno.QuicConn> {
-    const { host, port } = splitHostPort(addr);
-    const hostname = dialHost(host).replace(/^\[|\]$/g, "");
-    const tls = this.#tls;
+  #quic(addr: string): Promise<Deno.QuicConn> {
     const o = this.#opts;
-    const base = {
-      hostname,
-      port,
-      alpnProtocols: [ALPN_H3],
-      keepAliveInterval: o.keepAlivePeriod > 0 ? o.keepAlivePeriod : undefined,
+    return connectQuicNode(addr, {
+      tls: this.#tls,
+      pins: this.#pins,
+      alpn: [ALPN_H3],
+      handshakeTimeout: o.handshakeTimeout,
+      keepAlivePeriod: o.keepAlivePeriod,
       maxIdleTimeout: o.maxIdleTimeout,
-      maxConcurrentBidirectionalStreams: 0,
-      maxConcurrentUnidirectionalStreams: 16,
-    };
-    const serverName = tls.serverName || hostname;
-    if (tls.secure || tls.ca) {
-      return await this.#handshake(addr, {
-        ...base,
-        serverName,
-        caCerts: tls.ca ? [tls.ca] : undefined,
-        ...(tls.cert && tls.key ? { cert: tls.cert, key: tls.key } : {}),
-      });
-    }
-    let pin = this.#pins.get(addr);
-    const cached = pin !== undefined;
-    for (let attempt = 0;; attempt++) {
-      if (!pin) {
-        const [leaf] = await probeCertificate(hostname, port, { serverName, timeout: o.handshakeTimeout });
-        pin = await certificateHash(leaf);
-        this.#pins.set(addr, pin);
-      }
-      try {
-        return await this.#handshake(addr, {
-          ...base,
-          serverName,
-          serverCertificateHashes: [{ algorithm: "sha-256", value: pin }],
-        });
-      } catch (err) {
-        // The server's certificate changed since it was pinned: learn it again, once.
-        if (!cached || attempt > 0 || !/certificate|UnknownIssuer/i.test(errText(err))) throw err;
-        this.#pins.delete(addr);
-        pin = undefined;
-      }
-    }
-  }
-
-  async #handshake(addr: string, options: Record<string, unknown>): Promise<Deno.QuicConn> {
-    // An endpoint of our own, so that a failed handshake does not leave its UDP socket to the GC.
-    const endpoint = newEndpoint();
-    const pending = Deno.connectQuic({ ...options, endpoint } as unknown as Deno.ConnectQuicOptions<false>);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(new HandshakeError(`QUIC handshake with ${addr} timed out after ${this.#opts.handshakeTimeout} ms`)),
-        this.#opts.handshakeTimeout,
-      );
+      maxUnidirectionalStreams: 16,
     });
-    try {
-      return await Promise.race([pending, timeout]);
-    } catch (err) {
-      pending.then((c) => c.close(), () => {}).finally(() => endpoint.close());
-      if (err instanceof HandshakeError) throw err;
-      throw new HandshakeError(`QUIC handshake with ${addr} failed: ${errText(err)}`, { cause: err });
-    } finally {
-      clearTimeout(timer);
-    }
   }
 }
 
 function udpAddr(a: { hostname: string; port: number }): Deno.NetAddr {
   return { transport: "udp", hostname: a.hostname, port: a.port };
-}
-
-function newEndpoint(): Deno.QuicEndpoint {
-  try {
-    return new Deno.QuicEndpoint({ hostname: "::", port: 0 });
-  } catch {
-    return new Deno.QuicEndpoint({ hostname: "0.0.0.0", port: 0 });
-  }
 }
 
 /** Resolves like `p`, or rejects when `signal` aborts first (`p` goes on for others). */

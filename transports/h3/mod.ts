@@ -18,3 +18,4 @@ export {
   parseListenerMetadata,
 } from "./metadata.ts";
 export { certificateHash, probeCertificate, ProbeError } from "./_probe.ts";
+export { connectQuicNode, type QuicNodeOptions } from "./_connect.ts";

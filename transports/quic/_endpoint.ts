@@ -63,16 +63,6 @@ async function fullGc(): Promise<() => void> {
   return gc;
 }
 
-/** A client endpoint on an ephemeral port, of the family of `hostname` (dual-stack when it is a name). */
-export function clientEndpoint(hostname: string): Deno.QuicEndpoint {
-  if (/^\d+\.\d+\.\d+\.\d+$/.test(hostname)) return new Deno.QuicEndpoint({ hostname: "0.0.0.0", port: 0 });
-  try {
-    return new Deno.QuicEndpoint({ hostname: "::", port: 0 });
-  } catch {
-    return new Deno.QuicEndpoint({ hostname: "0.0.0.0", port: 0 });
-  }
-}
-
 /** Resolves like `p`, or rejects when `signal` aborts first (`p` goes on for others). */
 export function untilAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (!signal) return p;

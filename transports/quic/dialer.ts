@@ -23,7 +23,6 @@
  *
  * @module
  */
-import { dialHost, splitHostPort } from "../addr.ts";
 import type { Logger } from "../log.ts";
 import { netDial } from "../tcp/dial.ts";
 import {
@@ -36,8 +35,8 @@ import {
   HandshakeError,
   type RawDial,
 } from "../types.ts";
-import { certificateHash, probeCertificate } from "../h3/mod.ts";
-import { ALPN, clientEndpoint, errText, udpAddr, untilAborted } from "./_endpoint.ts";
+import { connectQuicNode } from "../h3/mod.ts";
+import { ALPN, errText, udpAddr, untilAborted } from "./_endpoint.ts";
 import { QuicStreamConn } from "./_stream.ts";
 import { parseDialerMetadata, type QuicDialerOptions } from "./metadata.ts";
 
@@ -197,74 +196,17 @@ export class QuicDialer implements Dialer {
   }
 
   /** A QUIC connection to `addr`, verified or pinned as the TLS config says. */
-  async #connect(addr: string): Promise<Deno.QuicConn> {
-    const { host, port } = splitHostPort(addr);
-    const hostname = dialHost(host).replace(/^\[|\]$/g, "");
-    const tls = this.#tls;
+  #connect(addr: string): Promise<Deno.QuicConn> {
     const o = this.#opts;
-    const base = {
-      hostname,
-      port,
-      alpnProtocols: ALPN,
-      keepAliveInterval: o.keepAlivePeriod > 0 ? o.keepAlivePeriod : undefined,
+    return connectQuicNode(addr, {
+      tls: this.#tls,
+      pins: this.#pins,
+      alpn: ALPN,
+      handshakeTimeout: o.handshakeTimeout,
+      keepAlivePeriod: o.keepAlivePeriod,
       maxIdleTimeout: o.maxIdleTimeout,
-      // GOST's server never opens streams toward the client (nor would either client read one): allow none.
-      maxConcurrentBidirectionalStreams: 0,
-      maxConcurrentUnidirectionalStreams: 0,
-    };
-    const serverName = tls.serverName || hostname;
-    if (tls.secure || tls.ca) {
-      return await this.#handshake(addr, {
-        ...base,
-        serverName,
-        caCerts: tls.ca ? [tls.ca] : undefined,
-        ...(tls.cert && tls.key ? { cert: tls.cert, key: tls.key } : {}),
-      });
-    }
-    let pin = this.#pins.get(addr);
-    const cached = pin !== undefined;
-    for (let attempt = 0;; attempt++) {
-      if (!pin) {
-        const [leaf] = await probeCertificate(hostname, port, { serverName, timeout: o.handshakeTimeout });
-        pin = await certificateHash(leaf);
-        this.#pins.set(addr, pin);
-      }
-      try {
-        return await this.#handshake(addr, {
-          ...base,
-          serverName,
-          serverCertificateHashes: [{ algorithm: "sha-256", value: pin }],
-        });
-      } catch (err) {
-        // The server's certificate changed since it was pinned: learn it again, once.
-        if (!cached || attempt > 0 || !/certificate|UnknownIssuer/i.test(errText(err))) throw err;
-        this.#pins.delete(addr);
-        pin = undefined;
-      }
-    }
-  }
-
-  async #handshake(addr: string, options: Record<string, unknown>): Promise<Deno.QuicConn> {
-    // An endpoint of our own, so that closing the session frees its UDP socket.
-    const endpoint = clientEndpoint(String(options.hostname));
-    const pending = Deno.connectQuic({ ...options, endpoint } as unknown as Deno.ConnectQuicOptions<false>);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(new HandshakeError(`QUIC handshake with ${addr} timed out after ${this.#opts.handshakeTimeout} ms`)),
-        this.#opts.handshakeTimeout,
-      );
+      maxUnidirectionalStreams: 0,
     });
-    try {
-      return await Promise.race([pending, timeout]);
-    } catch (err) {
-      pending.then((c) => c.close(), () => {}).finally(() => endpoint.close());
-      if (err instanceof HandshakeError) throw err;
-      throw new HandshakeError(`QUIC handshake with ${addr} failed: ${errText(err)}`, { cause: err });
-    } finally {
-      clearTimeout(timer);
-    }
   }
 }
 

@@ -32,7 +32,7 @@ import {
   type RawDial,
 } from "../types.ts";
 import { ALPN_H3 } from "../_h3/mod.ts";
-import { certificateHash, probeCertificate } from "../h3/mod.ts";
+import { connectQuicNode } from "../h3/mod.ts";
 import { connectWt } from "./_client.ts";
 import type { WtSession } from "./_session.ts";
 import { parseDialerMetadata, type WtDialerOptions } from "./metadata.ts";
@@ -50,14 +50,6 @@ function untilAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promis
     signal.addEventListener("abort", onAbort, { once: true });
     p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
   });
-}
-
-function newEndpoint(): Deno.QuicEndpoint {
-  try {
-    return new Deno.QuicEndpoint({ hostname: "::", port: 0 });
-  } catch {
-    return new Deno.QuicEndpoint({ hostname: "0.0.0.0", port: 0 });
-  }
 }
 
 /** Opens WebTransport streams to nodes, one session per node. */
@@ -184,74 +176,17 @@ export class WtDialer implements Dialer {
   }
 
   /** A QUIC connection to `addr`, verified or pinned as the TLS config says. */
-  async #quic(addr: string): Promise<Deno.QuicConn> {
-    const { host, port } = splitHostPort(addr);
-    const hostname = dialHost(host).replace(/^\[|\]$/g, "");
-    const tls = this.#tls;
+  #quic(addr: string): Promise<Deno.QuicConn> {
     const o = this.#opts;
-    const base = {
-      hostname,
-      port,
-      alpnProtocols: [ALPN_H3],
-      keepAliveInterval: o.keepAlivePeriod > 0 ? o.keepAlivePeriod : undefined,
+    return connectQuicNode(addr, {
+      tls: this.#tls,
+      pins: this.#pins,
+      alpn: [ALPN_H3],
+      handshakeTimeout: o.handshakeTimeout,
+      keepAlivePeriod: o.keepAlivePeriod,
       maxIdleTimeout: o.maxIdleTimeout,
-      // GOST's wt server never opens streams towards the client.
-      maxConcurrentBidirectionalStreams: 0,
-      maxConcurrentUnidirectionalStreams: 16,
-    };
-    const serverName = tls.serverName || hostname;
-    if (tls.secure || tls.ca) {
-      return await this.#handshake(addr, {
-        ...base,
-        serverName,
-        caCerts: tls.ca ? [tls.ca] : undefined,
-        ...(tls.cert && tls.key ? { cert: tls.cert, key: tls.key } : {}),
-      });
-    }
-    let pin = this.#pins.get(addr);
-    const cached = pin !== undefined;
-    for (let attempt = 0;; attempt++) {
-      if (!pin) {
-        const [leaf] = await probeCertificate(hostname, port, { serverName, timeout: o.handshakeTimeout });
-        pin = await certificateHash(leaf);
-        this.#pins.set(addr, pin);
-      }
-      try {
-        return await this.#handshake(addr, {
-          ...base,
-          serverName,
-          serverCertificateHashes: [{ algorithm: "sha-256", value: pin }],
-        });
-      } catch (err) {
-        // The server's certificate changed since it was pinned (a restarted gost makes a new one): learn it again, once.
-        if (!cached || attempt > 0 || !/certificate|UnknownIssuer/i.test(errText(err))) throw err;
-        this.#pins.delete(addr);
-        pin = undefined;
-      }
-    }
-  }
-
-  async #handshake(addr: string, options: Record<string, unknown>): Promise<Deno.QuicConn> {
-    // An endpoint of our own, so that a failed handshake does not leave its UDP socket to the GC.
-    const endpoint = newEndpoint();
-    const pending = Deno.connectQuic({ ...options, endpoint } as unknown as Deno.ConnectQuicOptions<false>);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(new HandshakeError(`QUIC handshake with ${addr} timed out after ${this.#opts.handshakeTimeout} ms`)),
-        this.#opts.handshakeTimeout,
-      );
+      maxUnidirectionalStreams: 16,
     });
-    try {
-      return await Promise.race([pending, timeout]);
-    } catch (err) {
-      pending.then((c) => c.close(), () => {}).finally(() => endpoint.close());
-      if (err instanceof HandshakeError) throw err;
-      throw new HandshakeError(`QUIC handshake with ${addr} failed: ${errText(err)}`, { cause: err });
-    } finally {
-      clearTimeout(timer);
-    }
   }
 }
 
