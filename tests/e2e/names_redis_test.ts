@@ -48,7 +48,10 @@ Deno.test({
       assertEquals((await curl("-p", "-x", `http://127.0.0.1:${q}`, url)).stdout, "seven:/n\n200");
       const missing = await curl("-x", `http://127.0.0.1:${q}`, `http://nope.test:${origin.port}/`);
       assertEquals(missing.stdout.trim(), "503");
-      assert(b.logs.some((l) => l.includes("resolver: domain nope.test does not exist")), b.logs.join("\n"));
+      // The service logs the request once it has ended, which may be just after curl has its answer.
+      const logged = () => b.logs.some((l) => l.includes("resolver: domain nope.test does not exist"));
+      for (let i = 0; i < 40 && !logged(); i++) await new Promise((r) => setTimeout(r, 50));
+      assert(logged(), b.logs.join("\n"));
     } finally {
       await a.stop();
       await b.stop();
