@@ -15,6 +15,7 @@ import type { Addr, Listener, ListenerOptions } from "../types.ts";
 import { ALPN_H3, ErrorCode, serveH3 } from "../_h3/mod.ts";
 import { PhtServer, type PhtSession } from "../pht/mod.ts";
 import { type H3ListenerOptions, parseListenerMetadata } from "./metadata.ts";
+import { acceptQuic } from "./_accept.ts";
 
 /** Time allowed for CONNECTION_CLOSE packets to go out after close(). @default 50 */
 export const CLOSE_FLUSH = 50;
@@ -120,28 +121,13 @@ export class H3Listener implements Listener {
   }
 
   async #serve(incoming: Deno.QuicIncoming): Promise<void> {
-    // Not incoming.remoteAddr: in Deno 2.9.6 reading it consumes the Incoming, which then refuses the connection.
-    const pending = incoming.accept<false>();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<"timeout">((
-      r,
-    ) => (timer = setTimeout(() => r("timeout"), this.#opts.handshakeTimeout)));
-    let conn: Deno.QuicConn;
-    try {
-      const won = await Promise.race([pending, timeout]);
-      if (won === "timeout") {
-        this.#log.debug("h3: handshake timed out");
-        pending.then((c) => c.close({ closeCode: ErrorCode.H3_NO_ERROR, reason: "" }), () => {});
-        return;
-      }
-      conn = won;
-    } catch (err) {
-      // Includes dost's own certificate probes (see _probe.ts), which end the handshake on purpose.
-      this.#log.debug(`h3: handshake failed: ${errText(err)}`);
-      return;
-    } finally {
-      clearTimeout(timer);
-    }
+    const conn = await acceptQuic(incoming, {
+      timeout: this.#opts.handshakeTimeout,
+      log: this.#log,
+      tag: "h3",
+      close: closeH3,
+    });
+    if (!conn) return;
     const remote = formatAddr({ transport: "udp", hostname: conn.remoteAddr.hostname, port: conn.remoteAddr.port });
     if (this.#closed) {
       conn.close({ closeCode: ErrorCode.H3_NO_ERROR, reason: "" });
@@ -227,4 +213,9 @@ export async function listenH3(opts: ListenerOptions): Promise<Listener> {
   }
   const { endpoint, listener } = await listenQuic({ addr: opts.addr, cert: tls.cert, key: tls.key, ...o });
   return new H3Listener(endpoint, listener, o, opts.log);
+}
+
+/** Ends a connection nobody will serve, as HTTP/3 says (H3_NO_ERROR). */
+function closeH3(c: Deno.QuicConn): void {
+  c.close({ closeCode: ErrorCode.H3_NO_ERROR, reason: "" });
 }

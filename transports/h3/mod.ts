@@ -19,3 +19,4 @@ export {
 } from "./metadata.ts";
 export { certificateHash, probeCertificate, ProbeError } from "./_probe.ts";
 export { connectQuicNode, type QuicNodeOptions } from "./_connect.ts";
+export { acceptQuic, type AcceptQuicOptions } from "./_accept.ts";

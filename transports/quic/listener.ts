@@ -18,6 +18,7 @@ import { ClosedError, type Listener, type ListenerOptions } from "../types.ts";
 import { ALPN, bindEndpoint, errText, udpAddr } from "./_endpoint.ts";
 import { QuicStreamConn } from "./_stream.ts";
 import { parseListenerMetadata, type QuicListenerOptions } from "./metadata.ts";
+import { acceptQuic } from "../h3/mod.ts";
 
 /** Time allowed for CONNECTION_CLOSE packets to go out after close(). @default 50 */
 export const CLOSE_FLUSH = 50;
@@ -113,28 +114,13 @@ export class QuicListener implements Listener {
   }
 
   async #serve(incoming: Deno.QuicIncoming): Promise<void> {
-    // Not incoming.remoteAddr: in Deno 2.9.6 reading it consumes the Incoming, which then refuses the connection.
-    const pending = incoming.accept<false>();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<"timeout">((
-      r,
-    ) => (timer = setTimeout(() => r("timeout"), this.#opts.handshakeTimeout)));
-    let conn: Deno.QuicConn;
-    try {
-      const won = await Promise.race([pending, timeout]);
-      if (won === "timeout") {
-        this.#log.debug("quic: handshake timed out");
-        pending.then(closeConn, () => {});
-        return;
-      }
-      conn = won;
-    } catch (err) {
-      // Includes dost dialers' certificate probes, which end the handshake on purpose.
-      this.#log.debug(`quic: handshake failed: ${errText(err)}`);
-      return;
-    } finally {
-      clearTimeout(timer);
-    }
+    const conn = await acceptQuic(incoming, {
+      timeout: this.#opts.handshakeTimeout,
+      log: this.#log,
+      tag: "quic",
+      close: closeConn,
+    });
+    if (!conn) return;
     if (this.#closed) {
       closeConn(conn);
       return;

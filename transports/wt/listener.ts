@@ -13,6 +13,7 @@ import { ALPN_H3, ErrorCode } from "../_h3/mod.ts";
 import { serveWt } from "./_server.ts";
 import type { WtStream } from "./_stream.ts";
 import { parseListenerMetadata, type WtListenerOptions } from "./metadata.ts";
+import { acceptQuic } from "../h3/mod.ts";
 
 /** Time allowed for CONNECTION_CLOSE packets to go out after close(). @default 50 */
 export const CLOSE_FLUSH = 50;
@@ -141,28 +142,13 @@ export class WtListener implements Listener {
   }
 
   async #serve(incoming: Deno.QuicIncoming): Promise<void> {
-    // Not incoming.remoteAddr: in Deno 2.9.6 reading it consumes the Incoming, which then refuses the connection.
-    const pending = incoming.accept<false>();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<"timeout">((
-      r,
-    ) => (timer = setTimeout(() => r("timeout"), this.#opts.handshakeTimeout)));
-    let conn: Deno.QuicConn;
-    try {
-      const won = await Promise.race([pending, timeout]);
-      if (won === "timeout") {
-        this.#log.debug("wt: handshake timed out");
-        pending.then((c) => c.close({ closeCode: ErrorCode.H3_NO_ERROR, reason: "" }), () => {});
-        return;
-      }
-      conn = won;
-    } catch (err) {
-      // Includes certificate probes from dost dialers, which end the handshake on purpose.
-      this.#log.debug(`wt: handshake failed: ${errText(err)}`);
-      return;
-    } finally {
-      clearTimeout(timer);
-    }
+    const conn = await acceptQuic(incoming, {
+      timeout: this.#opts.handshakeTimeout,
+      log: this.#log,
+      tag: "wt",
+      close: closeH3,
+    });
+    if (!conn) return;
     const remote = formatAddr({ transport: "udp", hostname: conn.remoteAddr.hostname, port: conn.remoteAddr.port });
     if (this.#closed) {
       conn.close({ closeCode: ErrorCode.H3_NO_ERROR, reason: "" });
@@ -241,4 +227,9 @@ export async function listenWt(opts: ListenerOptions): Promise<Listener> {
     throw err;
   }
   return new WtListener(endpoint, quic, o, opts.log);
+}
+
+/** Ends a connection nobody will serve, as HTTP/3 says (H3_NO_ERROR). */
+function closeH3(c: Deno.QuicConn): void {
+  c.close({ closeCode: ErrorCode.H3_NO_ERROR, reason: "" });
 }
