@@ -84,6 +84,11 @@ export function delay(ms: number): Promise<void> {
 }
 
 const picked = new Set<number>();
+/**
+ * Test files run in parallel as isolates of one `deno test` process (one pid), each with its own `picked`: each
+ * module copy takes one of 8 slices of the range at random, so two rarely race for the same free port.
+ */
+const slice = Math.floor(Math.random() * 8);
 
 /**
  * Picks a free loopback port for a server a test starts later. Ports come at
@@ -93,9 +98,7 @@ const picked = new Set<number>();
  */
 export function freePort(): number {
   for (let i = 0; i < 200; i++) {
-    // Test files run as parallel processes, each with its own `picked`: give each process
-    // (by pid) one of 8 slices of the range, so two rarely race for the same free port.
-    const port = 20000 + (Deno.pid % 8) * 1596 + Math.floor(Math.random() * 1596);
+    const port = 20000 + slice * 1596 + Math.floor(Math.random() * 1596);
     // Never hand the same port out twice in one process (it may not be bound yet).
     if (picked.has(port)) continue;
     picked.add(port);
