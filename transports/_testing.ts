@@ -5,6 +5,8 @@
  * @module
  */
 import { writeAll } from "./_io/write_all.ts";
+import type { RawDial } from "./types.ts";
+import { dialUdp } from "./udp/dial.ts";
 
 type Reader = { read(p: Uint8Array): Promise<number | null> };
 type Writer = { write(p: Uint8Array): Promise<number> };
@@ -111,4 +113,19 @@ export function freePort(): number {
     }
   }
   throw new Error("No free loopback port found in 20000-32767");
+}
+
+/**
+ * A later hop's raw dial for the QUIC transports' tests: each datagram
+ * tunnel is a UDP socket to the node (what a relay hop's UDP conn looks
+ * like to the dialer). `networks` records what each call asked for.
+ */
+export function datagramTunnel(networks: string[] = []): RawDial {
+  return (addr, opts) => {
+    networks.push(opts?.network ?? "tcp");
+    if (opts?.network !== "udp") {
+      return Promise.reject(new Error(`datagram tunnel asked for ${opts?.network ?? "tcp"}`));
+    }
+    return dialUdp(addr, opts);
+  };
 }

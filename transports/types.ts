@@ -40,12 +40,23 @@ export interface DialOptions {
   signal?: AbortSignal;
 }
 
+/** Options of a {@linkcode RawDial}. */
+export interface RawDialOptions extends DialOptions {
+  /**
+   * "udp" asks for a datagram conn (each write sends one datagram, each read
+   * returns one), which the QUIC transports need through a tunnel.
+   * @default "tcp"
+   */
+  network?: "tcp" | "udp";
+}
+
 /**
  * Opens the raw stream a dialer builds on. For the first hop of a chain this
- * is a TCP connect; for later hops it dials *through* the previous hops, so a
- * transport's handshake runs over whatever Conn it gets.
+ * is a TCP connect (and `direct` is true); for later hops it dials *through*
+ * the previous hops, so a transport's handshake runs over whatever Conn it
+ * gets.
  */
-export type RawDial = (addr: string, opts?: DialOptions) => Promise<Conn>;
+export type RawDial = ((addr: string, opts?: RawDialOptions) => Promise<Conn>) & { readonly direct?: boolean };
 
 /** The client side of a transport (GOST: Dialer + Handshaker). */
 export interface Dialer {

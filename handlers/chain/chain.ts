@@ -14,7 +14,7 @@ import { splitHostPort } from "../../transports/addr.ts";
 import { dialUdp } from "../../transports/udp/dial.ts";
 import { PacketListener } from "../../transports/udp/listener.ts";
 import { SocketPacketConn } from "../../transports/udp/packet.ts";
-import type { Conn, DialOptions, Listener } from "../../transports/types.ts";
+import type { Conn, DialOptions, Listener, RawDial, RawDialOptions } from "../../transports/types.ts";
 import type { ChainMetrics } from "../metrics/mod.ts";
 import type { Router } from "../types.ts";
 import { type BindOptions, canBind } from "./binder.ts";
@@ -106,9 +106,16 @@ export class Chain {
     // gost times the first node's dial and handshake (here its name resolution, done inside the dial, too).
     const start = i === 0 && this.metrics ? performance.now() : undefined;
     const hop = this.hops[i];
-    const via = i === 0 ? netDial : (a: string, o?: DialOptions) => this.#connectThrough(nodes, i, "tcp", a, o ?? opts);
+    const via: RawDial = i === 0
+      ? directDial
+      // `network` is for the last connect only: the hops before it are dialled as usual.
+      : (a: string, o?: RawDialOptions) =>
+        this.#connectThrough(nodes, i, o?.network ?? "tcp", a, { ...opts, signal: o?.signal ?? opts.signal });
     const resolve = node.resolve;
-    const raw = resolve ? async (a: string, o?: DialOptions) => via(await resolve(a, (o ?? opts).signal), o) : via;
+    // Not `direct`: a dialer that would connect on its own must go through `raw` to honour the node's resolver.
+    const raw: RawDial = resolve
+      ? async (a: string, o?: RawDialOptions) => via(await resolve(a, (o ?? opts).signal), o)
+      : via;
     let conn: Conn;
     try {
       conn = await node.dialer.dial(node.addr, raw, opts);
@@ -151,6 +158,12 @@ export class Chain {
     }
   }
 }
+
+/** The first hop's raw dial: a TCP connect, or a UDP socket when asked for datagrams. */
+const directDial: RawDial = Object.assign(
+  (addr: string, o?: RawDialOptions): Promise<Conn> => o?.network === "udp" ? dialUdp(addr, o) : netDial(addr, o),
+  { direct: true },
+);
 
 /** Raised when a chain cannot reach a node or its target. */
 export class ChainError extends Error {

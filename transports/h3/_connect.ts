@@ -6,7 +6,8 @@
  * @module
  */
 import { dialHost, splitHostPort } from "../addr.ts";
-import { type ClientTLSConfig, HandshakeError } from "../types.ts";
+import { type ClientTLSConfig, HandshakeError, type RawDial } from "../types.ts";
+import { UdpBridge } from "./_bridge.ts";
 import { certificateHash, probeCertificate } from "./_probe.ts";
 
 /** What differs between the QUIC transports' dials. */
@@ -36,14 +37,41 @@ function clientEndpoint(hostname: string): Deno.QuicEndpoint {
   }
 }
 
-/** A QUIC connection to `addr`, verified or pinned as the TLS config says. */
-export async function connectQuicNode(addr: string, o: QuicNodeOptions): Promise<Deno.QuicConn> {
-  const { host, port } = splitHostPort(addr);
-  const hostname = dialHost(host).replace(/^\[|\]$/g, "");
+/** Where the QUIC packets of one use (a probe, a connection) go: the node itself, or a bridge into a tunnel. */
+type Route = <T>(
+  use: (hostname: string, port: number) => Promise<T>,
+  keep?: (t: T, bridge: UdpBridge) => void,
+) => Promise<T>;
+
+/**
+ * A QUIC connection to `addr`, verified or pinned as the TLS config says.
+ * With `via` (a later hop's raw dial) the packets go through a datagram
+ * tunnel to the node instead of straight to it.
+ */
+export async function connectQuicNode(addr: string, o: QuicNodeOptions, via?: RawDial): Promise<Deno.QuicConn> {
+  const { host, port: nodePort } = splitHostPort(addr);
+  const nodeHost = dialHost(host).replace(/^\[|\]$/g, "");
+  const route: Route = via
+    ? async (use, keep) => {
+      const bridge = new UdpBridge(await via(addr, { network: "udp" }));
+      try {
+        const t = await use("127.0.0.1", bridge.port);
+        if (keep) keep(t, bridge);
+        else bridge.close();
+        return t;
+      } catch (err) {
+        bridge.close();
+        throw err;
+      }
+    }
+    : (use) => use(nodeHost, nodePort);
+  // A tunnelled connection lives as long as its tunnel, and the tunnel as long as the connection.
+  const tie = (conn: Deno.QuicConn, bridge: UdpBridge) => {
+    bridge.onEnd = () => conn.close();
+    conn.closed.then(() => bridge.close(), () => bridge.close());
+  };
   const tls = o.tls;
   const base = {
-    hostname,
-    port,
     alpnProtocols: o.alpn,
     keepAliveInterval: o.keepAlivePeriod > 0 ? o.keepAlivePeriod : undefined,
     maxIdleTimeout: o.maxIdleTimeout,
@@ -51,29 +79,38 @@ export async function connectQuicNode(addr: string, o: QuicNodeOptions): Promise
     maxConcurrentBidirectionalStreams: 0,
     maxConcurrentUnidirectionalStreams: o.maxUnidirectionalStreams,
   };
-  const serverName = tls.serverName || hostname;
+  const serverName = tls.serverName || nodeHost;
   if (tls.secure || tls.ca) {
-    return await handshake(addr, o.handshakeTimeout, {
-      ...base,
-      serverName,
-      caCerts: tls.ca ? [tls.ca] : undefined,
-      ...(tls.cert && tls.key ? { cert: tls.cert, key: tls.key } : {}),
-    });
+    return await route((hostname, port) =>
+      handshake(addr, o.handshakeTimeout, {
+        ...base,
+        hostname,
+        port,
+        serverName,
+        caCerts: tls.ca ? [tls.ca] : undefined,
+        ...(tls.cert && tls.key ? { cert: tls.cert, key: tls.key } : {}),
+      }), tie);
   }
   let pin = o.pins.get(addr);
   const cached = pin !== undefined;
   for (let attempt = 0;; attempt++) {
     if (!pin) {
-      const [leaf] = await probeCertificate(hostname, port, { serverName, timeout: o.handshakeTimeout });
+      const [leaf] = await route((hostname, port) =>
+        probeCertificate(hostname, port, { serverName, timeout: o.handshakeTimeout })
+      );
       pin = await certificateHash(leaf);
       o.pins.set(addr, pin);
     }
     try {
-      return await handshake(addr, o.handshakeTimeout, {
-        ...base,
-        serverName,
-        serverCertificateHashes: [{ algorithm: "sha-256", value: pin }],
-      });
+      const value = pin;
+      return await route((hostname, port) =>
+        handshake(addr, o.handshakeTimeout, {
+          ...base,
+          hostname,
+          port,
+          serverName,
+          serverCertificateHashes: [{ algorithm: "sha-256", value }],
+        }), tie);
     } catch (err) {
       // The server's certificate changed since it was pinned (a restarted gost makes a new one): learn it again, once.
       if (!cached || attempt > 0 || !/certificate|UnknownIssuer/i.test(errText(err))) throw err;

@@ -14,14 +14,13 @@
  *   so any certificate is accepted, as GOST does. The pin is cached per node
  *   and re-probed once when the server's certificate changed.
  *
- * Deno's QUIC owns its UDP socket, so h3 works only as the first hop of a
- * chain (GOST can carry it through earlier hops; dost says so clearly).
+ * As a later hop of a chain, the QUIC packets go through the earlier hops'
+ * UDP relaying (see `./_bridge.ts`).
  *
  * @module
  */
 import { dialHost, joinHostPort, splitHostPort } from "../addr.ts";
 import type { Logger } from "../log.ts";
-import { netDial } from "../tcp/dial.ts";
 import {
   type ClientTLSConfig,
   ClosedError,
@@ -29,7 +28,6 @@ import {
   type Dialer,
   type DialerOptions,
   type DialOptions,
-  HandshakeError,
   type RawDial,
 } from "../types.ts";
 import { ALPN_H3, type H3Fetcher, h3Fetcher } from "../_h3/mod.ts";
@@ -111,14 +109,9 @@ export class H3Dialer implements Dialer {
 
   async dial(addr: string, raw: RawDial, opts: DialOptions = {}): Promise<Conn> {
     if (this.#closed) throw new ClosedError("h3 dialer closed");
-    if (raw !== netDial) {
-      throw new HandshakeError(
-        "h3 can only be the first hop of a chain: Deno's QUIC needs its own UDP socket and cannot run through a tunnel",
-      );
-    }
     opts.signal?.throwIfAborted();
     for (let attempt = 0;; attempt++) {
-      const lane = this.#acquire(addr);
+      const lane = this.#acquire(addr, raw);
       const reused = lane.fetch !== undefined;
       try {
         return await this.#open(addr, lane, reused, opts.signal);
@@ -199,7 +192,7 @@ export class H3Dialer implements Dialer {
   }
 
   /** A lane with room for one more session (counted), building one when needed. */
-  #acquire(addr: string): Lane {
+  #acquire(addr: string, raw: RawDial): Lane {
     const lanes = this.#lanes.get(addr) ?? [];
     this.#lanes.set(addr, lanes);
     for (const l of lanes) {
@@ -209,7 +202,7 @@ export class H3Dialer implements Dialer {
       }
     }
     const lane: Lane = { ready: Promise.resolve() as unknown as Promise<H3Fetcher>, sessions: 1, dead: false };
-    lane.ready = this.#connect(addr).then(
+    lane.ready = this.#connect(addr, raw).then(
       ({ quic, fetch }) => {
         lane.quic = quic;
         lane.fetch = fetch;
@@ -254,8 +247,8 @@ export class H3Dialer implements Dialer {
     lane.ready.then((f) => f.close(), () => {});
   }
 
-  async #connect(addr: string): Promise<{ quic: Deno.QuicConn; fetch: H3Fetcher }> {
-    const quic = await this.#quic(addr);
+  async #connect(addr: string, raw: RawDial): Promise<{ quic: Deno.QuicConn; fetch: H3Fetcher }> {
+    const quic = await this.#quic(addr, raw);
     const fetch = h3Fetcher(quic, { onError: (err) => this.#log?.debug(`h3: ${errText(err)}`, { node: addr }) });
     // The endpoint (UDP socket) belongs to this connection alone.
     fetch.closed.then(() => quic.endpoint.close());
@@ -263,7 +256,7 @@ export class H3Dialer implements Dialer {
   }
 
   /** A QUIC connection to `addr`, verified or pinned as the TLS config says. */
-  #quic(addr: string): Promise<Deno.QuicConn> {
+  #quic(addr: string, raw: RawDial): Promise<Deno.QuicConn> {
     const o = this.#opts;
     return connectQuicNode(addr, {
       tls: this.#tls,
@@ -273,7 +266,7 @@ export class H3Dialer implements Dialer {
       keepAlivePeriod: o.keepAlivePeriod,
       maxIdleTimeout: o.maxIdleTimeout,
       maxUnidirectionalStreams: 16,
-    });
+    }, raw.direct ? undefined : raw);
   }
 }
 

@@ -18,13 +18,13 @@
  *   is accepted, as GOST does; the pin is cached per node and learned again
  *   once when the server's certificate changed.
  *
- * Deno's QUIC owns its UDP socket, so a quic hop works only as the first hop
- * of a chain (GOST sends it through the earlier hops' UDP relaying).
+ * As a later hop of a chain, the QUIC packets go through the earlier hops'
+ * UDP relaying (relay UDP, SOCKS5 UDP-TUN), as GOST sends them; see
+ * `../h3/_bridge.ts`.
  *
  * @module
  */
 import type { Logger } from "../log.ts";
-import { netDial } from "../tcp/dial.ts";
 import {
   type ClientTLSConfig,
   ClosedError,
@@ -32,7 +32,6 @@ import {
   type Dialer,
   type DialerOptions,
   type DialOptions,
-  HandshakeError,
   type RawDial,
 } from "../types.ts";
 import { connectQuicNode } from "../h3/mod.ts";
@@ -101,11 +100,6 @@ export class QuicDialer implements Dialer {
 
   async dial(addr: string, raw: RawDial, opts: DialOptions = {}): Promise<Conn> {
     if (this.#closed) throw new ClosedError("quic dialer closed");
-    if (raw !== netDial) {
-      throw new HandshakeError(
-        "quic can only be the first hop of a chain: Deno's QUIC needs its own UDP socket and cannot run through a tunnel",
-      );
-    }
     opts.signal?.throwIfAborted();
     const cached = this.#sessions.get(addr);
     if (cached && !cached.dead) {
@@ -117,7 +111,7 @@ export class QuicDialer implements Dialer {
         this.#forget(addr, cached, errText(err));
       }
     }
-    const session = await untilAborted(this.#build(addr), opts.signal);
+    const session = await untilAborted(this.#build(addr, raw), opts.signal);
     return await this.#open(session, opts.signal);
   }
 
@@ -161,10 +155,10 @@ export class QuicDialer implements Dialer {
   }
 
   /** The session being built for `addr`, or a new build; concurrent dials share it. */
-  #build(addr: string): Promise<Session> {
+  #build(addr: string, raw: RawDial): Promise<Session> {
     const pending = this.#building.get(addr);
     if (pending) return pending;
-    const p = this.#connect(addr).then((quic) => {
+    const p = this.#connect(addr, raw).then((quic) => {
       const s: Session = {
         quic,
         local: udpAddr(quic.endpoint.addr),
@@ -196,7 +190,7 @@ export class QuicDialer implements Dialer {
   }
 
   /** A QUIC connection to `addr`, verified or pinned as the TLS config says. */
-  #connect(addr: string): Promise<Deno.QuicConn> {
+  #connect(addr: string, raw: RawDial): Promise<Deno.QuicConn> {
     const o = this.#opts;
     return connectQuicNode(addr, {
       tls: this.#tls,
@@ -206,7 +200,7 @@ export class QuicDialer implements Dialer {
       keepAlivePeriod: o.keepAlivePeriod,
       maxIdleTimeout: o.maxIdleTimeout,
       maxUnidirectionalStreams: 0,
-    });
+    }, raw.direct ? undefined : raw);
   }
 }
 

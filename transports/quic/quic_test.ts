@@ -6,6 +6,7 @@
 import { assert, assertEquals, assertRejects } from "../../tests/assert.ts";
 import { Metadata } from "../metadata.ts";
 import { netDial } from "../tcp/dial.ts";
+import { datagramTunnel } from "../_testing.ts";
 import { type ClientTLSConfig, ClosedError, type Conn, HandshakeError, type ListenerOptions } from "../types.ts";
 import { writeAll } from "../_io/write_all.ts";
 import {
@@ -61,6 +62,19 @@ async function withPair(
 }
 
 const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+Deno.test("quic dialer: a later hop of a chain runs over the earlier hops' datagram tunnel", async () => {
+  await withPair(async (_ln, dialer, addr) => {
+    const networks: string[] = [];
+    const raw = datagramTunnel(networks);
+    const conns = await Promise.all(Array.from({ length: 5 }, () => dialer.dial(addr, raw)));
+    const data = pattern(256 * 1024);
+    for (const c of conns) assertEquals(await echoRoundTrip(c, data), await sha256(data));
+    for (const c of conns) c.close();
+    // A probe learns the certificate, a second tunnel carries the session; all streams share it.
+    assertEquals(networks, ["udp", "udp"]);
+  });
+});
 
 Deno.test("quic: hello/world over one stream, then EOF both ways (half-close)", async () => {
   const ln = await listenQuic(listenerOptions()) as QuicListener;
@@ -193,12 +207,33 @@ Deno.test("quic dialer: concurrent first dials share one handshake", async () =>
   });
 });
 
-Deno.test("quic dialer: cannot be a later hop of a chain", async () => {
+Deno.test("quic dialer: a later hop whose tunnel ends takes its session down; the next dial builds a new one", async () => {
+  await withPair(async (_ln, dialer, addr) => {
+    const tunnels: Conn[] = [];
+    const raw = (a: string, o?: { network?: "tcp" | "udp" }) =>
+      datagramTunnel()(a, o).then((c) => {
+        tunnels.push(c);
+        return c;
+      });
+    const c1 = await dialer.dial(addr, raw);
+    assertEquals(await echoRoundTrip(c1, enc.encode("one")), await sha256(enc.encode("one")));
+    tunnels.at(-1)!.close();
+    await delay(100);
+    const c2 = await dialer.dial(addr, raw);
+    assertEquals(await echoRoundTrip(c2, enc.encode("two")), await sha256(enc.encode("two")));
+    c1.close();
+    c2.close();
+  });
+});
+
+Deno.test("quic dialer: a later hop that cannot carry datagrams fails with that hop's error", async () => {
   const dialer = newDialer();
   try {
-    await assertRejects(() => dialer.dial("127.0.0.1:1", (a, o) => netDial(a, o)), HandshakeError, "first hop");
+    const raw = () => Promise.reject(new Error('Network "udp" is not supported by the http connector'));
+    await assertRejects(() => dialer.dial("127.0.0.1:1", raw), Error, "not supported by the http connector");
   } finally {
     dialer.close();
+    await dialer.done;
   }
 });
 

@@ -34,3 +34,6 @@ export async function netDial(addr: string, opts: DialOptions = {}): Promise<Con
     signal.removeEventListener("abort", onAbort);
   }
 }
+
+/** Marks the plain connect as a first hop's raw dial (see `RawDial.direct`). */
+netDial.direct = true;

@@ -24,7 +24,6 @@ import {
 import { formatAddr } from "../log.ts";
 import { isIPv4, isIPv6 } from "../addr.ts";
 import { closeQuietly } from "../_io/write_all.ts";
-import { netDial } from "../tcp/dial.ts";
 import { shutdownConn } from "../tcp/sockopt.ts";
 import type { DialOptions, RawDial } from "../types.ts";
 import { ConnDuplex } from "./_duplex.ts";
@@ -181,7 +180,7 @@ export async function dialTls(
   opts: DialTlsOptions = {},
 ): Promise<TlsConn> {
   const dialOpts: DialOptions = { signal: opts.signal };
-  const pinnable = raw === netDial && !cfg.secure && !cfg.ca && !cfg.cert;
+  const pinnable = raw.direct === true && !cfg.secure && !cfg.ca && !cfg.cert;
   const key = `${addr}|${cfg.serverName ?? ""}|${cfg.alpn?.join(",") ?? ""}`;
   /** A node:tls handshake over a new raw conn; pins the server's chain. */
   const viaNode = async () => {

@@ -13,14 +13,13 @@
  * learned with a handshake probe and pinned by its SHA-256, exactly as the
  * h3 dialer does (see `../h3/_probe.ts`).
  *
- * Deno's QUIC owns its UDP socket, so wt works only as the first hop of a
- * chain.
+ * As a later hop of a chain, the QUIC packets go through the earlier hops'
+ * UDP relaying (see `../h3/_bridge.ts`).
  *
  * @module
  */
 import { dialHost, splitHostPort } from "../addr.ts";
 import type { Logger } from "../log.ts";
-import { netDial } from "../tcp/dial.ts";
 import {
   type ClientTLSConfig,
   ClosedError,
@@ -28,7 +27,6 @@ import {
   type Dialer,
   type DialerOptions,
   type DialOptions,
-  HandshakeError,
   type RawDial,
 } from "../types.ts";
 import { ALPN_H3 } from "../_h3/mod.ts";
@@ -83,11 +81,6 @@ export class WtDialer implements Dialer {
 
   async dial(addr: string, raw: RawDial, opts: DialOptions = {}): Promise<Conn> {
     if (this.#closed) throw new ClosedError("wt dialer closed");
-    if (raw !== netDial) {
-      throw new HandshakeError(
-        "wt can only be the first hop of a chain: Deno's QUIC needs its own UDP socket and cannot run through a tunnel",
-      );
-    }
     opts.signal?.throwIfAborted();
     const cached = this.session(addr);
     if (cached) {
@@ -98,7 +91,7 @@ export class WtDialer implements Dialer {
         this.#forget(addr, cached, err);
       }
     }
-    const session = await untilAborted(this.#build(addr), opts.signal);
+    const session = await untilAborted(this.#build(addr, raw), opts.signal);
     return await untilAborted(session.open(), opts.signal);
   }
 
@@ -130,10 +123,10 @@ export class WtDialer implements Dialer {
   }
 
   /** The session being built for `addr`, or a new build; concurrent dials share it. */
-  #build(addr: string): Promise<WtSession> {
+  #build(addr: string, raw: RawDial): Promise<WtSession> {
     const pending = this.#building.get(addr);
     if (pending) return pending;
-    const p = this.#connect(addr);
+    const p = this.#connect(addr, raw);
     this.#building.set(addr, p);
     // Registered before any caller's await: callers find the session cached when they resume.
     p.then(
@@ -155,8 +148,8 @@ export class WtDialer implements Dialer {
     return p;
   }
 
-  async #connect(addr: string): Promise<WtSession> {
-    const quic = await this.#quic(addr);
+  async #connect(addr: string, raw: RawDial): Promise<WtSession> {
+    const quic = await this.#quic(addr, raw);
     // The endpoint (UDP socket) belongs to this connection alone.
     quic.closed.catch(() => {}).finally(() => quic.endpoint.close());
     const { host } = splitHostPort(addr);
@@ -176,7 +169,7 @@ export class WtDialer implements Dialer {
   }
 
   /** A QUIC connection to `addr`, verified or pinned as the TLS config says. */
-  #quic(addr: string): Promise<Deno.QuicConn> {
+  #quic(addr: string, raw: RawDial): Promise<Deno.QuicConn> {
     const o = this.#opts;
     return connectQuicNode(addr, {
       tls: this.#tls,
@@ -186,7 +179,7 @@ export class WtDialer implements Dialer {
       keepAlivePeriod: o.keepAlivePeriod,
       maxIdleTimeout: o.maxIdleTimeout,
       maxUnidirectionalStreams: 16,
-    });
+    }, raw.direct ? undefined : raw);
   }
 }
 

@@ -8,6 +8,7 @@ import { assert, assertEquals, assertRejects, assertThrows } from "../../tests/a
 import { writeAll } from "../_io/write_all.ts";
 import { Metadata } from "../metadata.ts";
 import { netDial } from "../tcp/dial.ts";
+import { datagramTunnel } from "../_testing.ts";
 import { type Conn, type DialerOptions, HandshakeError, type Listener, type ListenerOptions } from "../types.ts";
 import { H3Connection } from "../_h3/connection.ts";
 import { encodeFrame, encodeVarint, FrameType } from "../_h3/frames.ts";
@@ -387,10 +388,16 @@ Deno.test("wt listener: streams beyond the backlog are refused, the session goes
 
 // ---- the dialer ----
 
-Deno.test("wt dialer: cannot be a later hop of a chain", async () => {
-  const dialer = wtDialer(dialerOptions());
-  await assertRejects(() => dialer.dial("127.0.0.1:1", (a, o) => netDial(a, o)), HandshakeError, "first hop");
-  dialer.close?.();
+Deno.test("wt dialer: a later hop of a chain runs over the earlier hops' datagram tunnel", async () => {
+  await withPair(async (_ln, dialer, addr) => {
+    const networks: string[] = [];
+    const raw = datagramTunnel(networks);
+    const conns = await Promise.all(Array.from({ length: 5 }, () => dialer.dial(addr, raw)));
+    const data = pattern(256 * 1024);
+    for (const c of conns) assertEquals(await echoRoundTrip(c, data), await sha256(data));
+    for (const c of conns) c.close();
+    assertEquals(networks, ["udp", "udp"]);
+  });
 });
 
 Deno.test("wt dialer: a plain HTTP/3 server without WebTransport is refused clearly", async () => {
