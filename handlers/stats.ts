@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { closeQuietly } from "../transports/_io/write_all.ts";
 import { keepExtras } from "../transports/_io/keep_extras.ts";
 import { hasHttp2RequestBrand } from "../transports/http2/brand.ts";
 import type { Addr, Conn } from "../transports/types.ts";
@@ -74,6 +75,6 @@ class CountingConn implements Conn {
     return this.inner.closeWrite();
   }
   close(): void {
-    this.inner.close();
+    closeQuietly(this.inner);
   }
 }

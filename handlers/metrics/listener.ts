@@ -1,5 +1,6 @@
 import { hasHttp2RequestBrand } from "../../transports/http2/brand.ts";
 import { keepExtras } from "../../transports/_io/keep_extras.ts";
+import { closeQuietly } from "../../transports/_io/write_all.ts";
 import type { Addr, Conn, Listener } from "../../transports/types.ts";
 import { type ConnGate, gatedListener } from "../gate.ts";
 import { addrIP } from "../matcher/ip.ts";
@@ -49,7 +50,7 @@ export class MetricsConn implements Conn {
   }
 
   close(): void {
-    this.#inner.close();
+    closeQuietly(this.#inner);
   }
 }
 

@@ -330,6 +330,6 @@ class RelayUdpConn implements Conn {
   }
 
   close(): void {
-    this.#inner.close();
+    closeQuietly(this.#inner);
   }
 }

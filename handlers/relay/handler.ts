@@ -285,7 +285,8 @@ class DeferredResponseConn implements Conn {
     this.#head = head;
     this.read = inner.read.bind(inner);
     this.readReady = inner.readReady?.bind(inner);
-    this.close = inner.close.bind(inner);
+    // Through closeQuietly, so the handler's own close of `inner` later is a no-op rather than a BadResource.
+    this.close = () => closeQuietly(inner);
     this.write = this.#firstWrite;
   }
 

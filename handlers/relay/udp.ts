@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { concat, writeAll } from "../../transports/_io/write_all.ts";
+import { closeQuietly, concat, writeAll } from "../../transports/_io/write_all.ts";
 import type { Addr, Conn } from "../../transports/types.ts";
 import { readFull } from "./protocol.ts";
 
@@ -66,6 +66,6 @@ export class RelayDatagramConn implements Conn {
   }
 
   close(): void {
-    this.#inner.close();
+    closeQuietly(this.#inner);
   }
 }

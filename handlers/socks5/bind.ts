@@ -176,7 +176,7 @@ class PendingReadConn implements Conn {
     return this.#inner.closeWrite();
   }
   close(): void {
-    this.#inner.close();
+    closeQuietly(this.#inner);
   }
 }
 
