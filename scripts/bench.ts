@@ -26,6 +26,7 @@
 import { parseArgs } from "node:util";
 import { benchLimiter, LIMIT_RATE, markdown as limiterMarkdown } from "./bench_limiter.ts";
 import { benchConn, connMarkdown, DEFAULT_COUNT as CONN_COUNT } from "./bench_conn.ts";
+import { benchIdle, DEFAULT_SETTLE_SECONDS, idleSection, writeIdleSection } from "./bench_idle.ts";
 import {
   cpuSeconds,
   freePort,
@@ -434,7 +435,9 @@ const USAGE = `Usage: deno task bench [-- OPTIONS]
   --out FILE          markdown file to update (default docs/benchmarks.md)
   --write             update the file even for an --only run
   --no-write          do not update the file
-  --list              print the scenario names and exit`;
+  --list              print the scenario names and exit
+
+  Side sections, alone or with scenarios: limiter, conn, idle (10,000 idle tunnels; writes its own section)`;
 
 /** Runs the benchmark with command-line `argv`; resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
@@ -481,8 +484,9 @@ export async function main(argv: string[]): Promise<number> {
   // `limiter` is the traffic-limit accuracy row (scripts/bench_limiter.ts), not an iperf3 scenario.
   const withLimiter = only.length === 0 || only.includes(LIMITER_ROW);
   const withConn = only.length === 0 || only.includes(CONN_ROW);
-  const sideOnly = only.length > 0 && only.every((o) => o === LIMITER_ROW || o === CONN_ROW);
-  only = only.filter((o) => o !== LIMITER_ROW && o !== CONN_ROW);
+  const withIdle = only.length === 0 || only.includes(IDLE_ROW);
+  const sideOnly = only.length > 0 && only.every((o) => o === LIMITER_ROW || o === CONN_ROW || o === IDLE_ROW);
+  only = only.filter((o) => o !== LIMITER_ROW && o !== CONN_ROW && o !== IDLE_ROW);
   const unknown = only.filter((o) => !SCENARIOS.some((s) => s.name === o));
   if (unknown.length) {
     console.error(`bench: unknown scenario "${unknown[0]}"; known: ${SCENARIOS.map((s) => s.name).join(", ")}`);
@@ -497,10 +501,13 @@ export async function main(argv: string[]): Promise<number> {
   const scenarios = only.length ? SCENARIOS.filter((s) => only.includes(s.name)) : SCENARIOS;
   const write = !parsed["no-write"] && (parsed.write || only.length === 0);
   const command = `deno task bench${args.length ? ` -- ${args.join(" ")}` : ""}`;
+  const out = parsed.out ? new URL(parsed.out, `file://${Deno.cwd()}/`).pathname : DEFAULT_OUT;
+  // The idle-tunnel rows keep their own markers, so `--only idle` writes them unless --no-write.
+  const idle = (o: Options) => idleRun(o, parsed["no-write"] ? undefined : out);
 
   if (sideOnly) {
     let ok = true;
-    for (const section of [withLimiter && limiterSection, withConn && connSection]) {
+    for (const section of [withLimiter && limiterSection, withConn && connSection, withIdle && idle]) {
       if (!section) continue;
       const r = await section(opts);
       console.log(r.text + "\n");
@@ -562,11 +569,16 @@ export async function main(argv: string[]): Promise<number> {
   console.log(body);
   for (const r of setups) if (r.error) console.error(`\n${nameOf(r)}: ${r.error}`);
   if (write) {
-    const out = parsed.out ? new URL(parsed.out, `file://${Deno.cwd()}/`).pathname : DEFAULT_OUT;
     await writeDoc(out, body);
     console.error(`bench: wrote ${out}`);
   }
-  return setups.some((r) => r.error) ? 1 : 0;
+  let idleOk = true;
+  if (withIdle) {
+    const r = await idle(opts);
+    console.log("\n" + r.text);
+    idleOk = r.ok;
+  }
+  return setups.some((r) => r.error) || !idleOk ? 1 : 0;
 }
 
 /** `GOST_BIN`, else ../shared/bin/gost beside the project, when it exists. */
@@ -597,6 +609,23 @@ async function connSection(opts: Options): Promise<{ text: string; ok: boolean }
     ...errors.map((e) => `- error: ${e}`),
   ].join("\n");
   return { text, ok: errors.length === 0 };
+}
+
+/** The `--only` name of the idle-tunnel rows. */
+const IDLE_ROW = "idle";
+
+/**
+ * 10,000 idle tunnels through relay+ws and relay+mws, dost and gost in the same run (#15: dost's RSS and fds at
+ * or under gost's); written to `out` between the section's own markers when given.
+ */
+async function idleRun(opts: Options, out?: string): Promise<{ text: string; ok: boolean }> {
+  const result = await benchIdle({ mainTs: opts.entry, gostBin: opts.gost });
+  const text = idleSection(result, DEFAULT_SETTLE_SECONDS);
+  if (out) {
+    await writeIdleSection(out, text);
+    console.error(`bench: wrote the idle section of ${out}`);
+  }
+  return { text, ok: result.errors.length === 0 };
 }
 
 /** The `--only` name of the traffic-limiter row. */
