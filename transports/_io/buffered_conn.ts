@@ -7,8 +7,12 @@ import type { Addr, Conn } from "../types.ts";
  * Bytes read ahead are returned by `read` before the inner conn is read again,
  * so nothing a client sent early (e.g. a TLS ClientHello after CONNECT) is lost.
  */
+const EMPTY = new Uint8Array(0);
+
 export class BufferedConn implements Conn {
   #inner: Conn;
+  readonly #size: number;
+  /** The read-ahead buffer; empty once drained by `read`, so a long-lived conn does not keep it. */
   #buf: Uint8Array;
   #start = 0;
   #end = 0;
@@ -16,6 +20,7 @@ export class BufferedConn implements Conn {
 
   constructor(inner: Conn, size = 4096) {
     this.#inner = inner instanceof BufferedConn && inner.buffered === 0 ? inner.inner : inner;
+    this.#size = size;
     this.#buf = new Uint8Array(size);
   }
 
@@ -36,6 +41,7 @@ export class BufferedConn implements Conn {
   /** Reads more into the buffer; false at end of stream or when full. */
   async #fill(): Promise<boolean> {
     if (this.#eof) return false;
+    if (this.#buf.length === 0) this.#buf = new Uint8Array(this.#size);
     if (this.#start > 0 && this.#start === this.#end) this.#start = this.#end = 0;
     if (this.#end === this.#buf.length) {
       if (this.#start === 0) return false;
@@ -57,7 +63,7 @@ export class BufferedConn implements Conn {
    * end of stream. `n` must not exceed the buffer size.
    */
   async peek(n: number): Promise<Uint8Array> {
-    if (n > this.#buf.length) throw new RangeError(`Cannot peek ${n} bytes: buffer is ${this.#buf.length}`);
+    if (n > this.#size) throw new RangeError(`Cannot peek ${n} bytes: buffer is ${this.#size}`);
     while (this.buffered < n && await this.#fill()) {
       // keep filling
     }
@@ -129,6 +135,11 @@ export class BufferedConn implements Conn {
     const n = Math.min(this.#end - this.#start, p.length);
     p.set(this.#buf.subarray(this.#start, this.#start + n));
     this.#start += n;
+    if (this.#start === this.#end) {
+      // Drained: reads pass through from now on, so the buffer goes (a later peek makes a new one).
+      this.#buf = EMPTY;
+      this.#start = this.#end = 0;
+    }
     if (n === p.length || this.#eof) return n;
     return n + (this.#inner.readReady?.(p.subarray(n)) ?? 0);
   }

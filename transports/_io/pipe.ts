@@ -5,7 +5,12 @@ import { closeQuietly, writeAll } from "./write_all.ts";
 /** A bulk copy lets reads of less than this collect for one event-loop turn before writing them. */
 const COALESCE = 64 * 1024;
 
-/** Buffer size a copy starts with; small so idle conns cost little. */
+/**
+ * Buffer size a copy starts with: an idle tunnel holds one per direction and
+ * hop for as long as it waits, so this is most of what it costs.
+ */
+export const FIRST_BUFFER = 4 * 1024;
+/** Buffer size a copy moves to once a read fills {@linkcode FIRST_BUFFER}. */
 export const SMALL_BUFFER = 16 * 1024;
 /** Ring size a copy grows to once a read fills the small buffer (bulk transfer). */
 export const LARGE_BUFFER = 256 * 1024;
@@ -34,11 +39,12 @@ export interface PipeResult {
  * Resolves to the byte count; rejects on a read or write error (the caller
  * closes both conns then, which also ends a read still in flight).
  *
- * A plain read-then-write loop until the first read fills its small buffer;
- * then {@linkcode ringCopy}.
+ * A plain read-then-write loop, its buffer growing from
+ * {@linkcode FIRST_BUFFER} to {@linkcode SMALL_BUFFER} when a read fills it,
+ * until a read fills the small buffer; then {@linkcode ringCopy}.
  */
 export async function copy(src: Conn, dst: Conn, progress?: (n: number) => void): Promise<number> {
-  const buf = new Uint8Array(SMALL_BUFFER);
+  let buf = new Uint8Array(FIRST_BUFFER);
   let total = 0;
   for (;;) {
     let n = await src.read(buf);
@@ -50,6 +56,10 @@ export async function copy(src: Conn, dst: Conn, progress?: (n: number) => void)
     total += n;
     progress?.(n);
     if (n === buf.length) {
+      if (buf.length < SMALL_BUFFER) {
+        buf = new Uint8Array(SMALL_BUFFER);
+        continue;
+      }
       total += await ringCopy(src, dst, progress);
       break;
     }

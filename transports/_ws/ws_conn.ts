@@ -30,8 +30,10 @@ import {
  */
 export const DEFAULT_KEEPALIVE_TTL = 15_000;
 
-/** Size of the read-ahead buffer frame headers are parsed from. */
+/** Size of the read-ahead buffer frame headers are parsed from, once a read has filled the first one. */
 const READ_BUFFER_SIZE = 16 * 1024;
+/** The read-ahead buffer a conn starts with: an idle conn holds it while it waits, so it is small. */
+const FIRST_READ_BUFFER_SIZE = 4 * 1024;
 /** Free space below which the read-ahead buffer is compacted before a read: a header plus a control payload. */
 const MIN_FILL = 14 + 125;
 
@@ -106,7 +108,7 @@ export class WsConn implements Conn {
     this.#client = opts.role === "client";
     this.#maxFrame = opts.maxFrameSize ?? MAX_FRAME_SIZE;
     const head = opts.head;
-    this.#rbuf = new Uint8Array(Math.max(READ_BUFFER_SIZE, head?.length ?? 0));
+    this.#rbuf = new Uint8Array(Math.max(FIRST_READ_BUFFER_SIZE, head?.length ?? 0));
     if (head?.length) {
       this.#rbuf.set(head);
       this.#re = head.length;
@@ -226,6 +228,14 @@ export class WsConn implements Conn {
       return false;
     }
     this.#re += n;
+    if (this.#re === this.#rbuf.length && this.#rbuf.length < READ_BUFFER_SIZE) {
+      // The conn moves more than small messages: the full read-ahead buffer from now on.
+      const grown = new Uint8Array(READ_BUFFER_SIZE);
+      grown.set(this.#rbuf.subarray(this.#rs, this.#re));
+      this.#re -= this.#rs;
+      this.#rs = 0;
+      this.#rbuf = grown;
+    }
     return true;
   }
 
