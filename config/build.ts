@@ -32,11 +32,13 @@ import { limitGate, limitHandler } from "../handlers/limiter/mod.ts";
 import { type Metrics, metricsGate, metricsHandler, serviceStarted } from "../handlers/metrics/mod.ts";
 import { connectorRegistry, handlerRegistry } from "../handlers/registry.ts";
 import { Service, type ServiceParts } from "../handlers/service.ts";
-import type { Auth, Authenticator, Target, TargetSelector } from "../handlers/types.ts";
+import type { Auth, Authenticator, Handler, Target, TargetSelector } from "../handlers/types.ts";
+import { MergedListener } from "../handlers/tunnel/merged_listener.ts";
+import { HostSelector, type HostTarget } from "../handlers/forward/host_selector.ts";
 import { loadComponents, TLS_DIALERS } from "./builtins.ts";
 import { type ComponentKind, gostReads } from "./gost_options.ts";
 import { checkLogging } from "./logging.ts";
-import { errorAt } from "./origin.ts";
+import { ConfigError, errorAt } from "./origin.ts";
 import { buildPolicies, checkPolicies, Policies } from "./policies.ts";
 import { checkSupported } from "./support.ts";
 import { parseDuration } from "../transports/metadata.ts";
@@ -515,6 +517,17 @@ export interface ServicePlan {
   /** Refuses options gost would act on but dost did not read (the listener's read options are in `listenerMd`). */
   check(listenerMd: Metadata): void;
   open(): Promise<{ listener: Listener; listenerMd: Metadata }>;
+  /** The handler before any wrapper (what a reload hands state over between). */
+  raw?: Handler;
+  /** A reload kept this service's listener: take over the running handler's state (live tunnels). */
+  inherit?(prev: ServicePlan): void;
+}
+
+/** The tunnel handler's capabilities the service plumbing uses. */
+interface EntrypointHandler extends Handler {
+  readonly entrypointSpecs: readonly unknown[];
+  openEntrypoints(): Listener[];
+  adopt(prev: Handler): void;
 }
 
 function planService(s: ServiceConfig, path: string, ctx: BuildContext): ServicePlan {
@@ -540,13 +553,28 @@ function planService(s: ServiceConfig, path: string, ctx: BuildContext): Service
   let forwarder: TargetSelector | undefined;
   const fnodes = s.forwarder?.nodes ?? [];
   if (fnodes.length) {
-    const targets: Target[] = fnodes.map((n, j) => ({
+    const targets: HostTarget[] = fnodes.map((n, j) => ({
       name: n.name,
       addr: n.addr,
       network: n.network,
+      host: n.filter?.host || n.host || undefined,
       ...selectable(n.metadata, n, `${path}.forwarder.nodes[${j}]`),
     }));
-    forwarder = new Selector(targets, selectorOptions(s.forwarder?.selector));
+    const make = (list: Target[]) => new Selector(list, selectorOptions(s.forwarder?.selector));
+    if (targets.some((t) => t.host)) {
+      // Host filters pick among sniffed requests only (gost never selects them otherwise).
+      if (!new Metadata(s.handler?.metadata ?? {}).bool("sniffing")) {
+        const j = fnodes.findIndex((n) => n.filter?.host || n.host);
+        const n = fnodes[j];
+        throw errorAt(
+          n.filter?.host ? n.filter : n,
+          "host",
+          "a host filter needs sniffing: true on the handler",
+          `${path}.forwarder.nodes[${j}]`,
+        );
+      }
+      forwarder = new HostSelector(targets, make);
+    } else forwarder = make(targets);
   }
 
   const router = new PolicyRouter(new ChainRouter(chain), {
@@ -556,14 +584,24 @@ function planService(s: ServiceConfig, path: string, ctx: BuildContext): Service
     retries: s.handler?.retries,
   });
   const metadata = new Metadata(s.handler?.metadata ?? {});
-  let handler = get(handlerRegistry, handlerType, s.handler ?? s, s.handler ? "type" : "handler")({
-    metadata,
-    auther,
-    router,
-    forwarder,
-    tls: ctx.serverTLS(s.handler?.tls as TLSConfig | undefined),
-    log,
-  });
+  const factory = get(handlerRegistry, handlerType, s.handler ?? s, s.handler ? "type" : "handler");
+  let raw: Handler;
+  try {
+    raw = factory({
+      metadata,
+      auther,
+      router,
+      forwarder,
+      tls: ctx.serverTLS(s.handler?.tls as TLSConfig | undefined),
+      log,
+      ingresses: policies.ingresses,
+    });
+  } catch (err) {
+    // The tunnel handler checks its metadata (entrypoints, ingress names) here; others throw as they did.
+    if (handlerType !== "tunnel" || err instanceof ConfigError) throw err;
+    throw errorAt(s.handler ?? s, "metadata", (err as Error).message, path);
+  }
+  let handler = raw;
   const rate = s.rlimiter ? policies.rlimiters.get(s.rlimiter) : undefined;
   if (rate) handler = limitHandler(handler, rate);
   // Outside the rate limit: gost counts its refusals as handler errors.
@@ -605,6 +643,10 @@ function planService(s: ServiceConfig, path: string, ctx: BuildContext): Service
     types: { handler: handlerType, listener: listenerType },
     parts: { handler, gate, log },
     check,
+    inherit(prev: ServicePlan) {
+      if (prev.raw) (raw as Partial<EntrypointHandler>).adopt?.(prev.raw);
+    },
+    raw,
     async open() {
       const listenerMd = new Metadata(s.listener?.metadata ?? {});
       let listener: Listener;
@@ -625,6 +667,18 @@ function planService(s: ServiceConfig, path: string, ctx: BuildContext): Service
       } catch (err) {
         listener.close();
         throw err;
+      }
+      // A tunnel handler's entrypoints are accepted from beside the service's own listener.
+      const eh = raw as Partial<EntrypointHandler>;
+      if (typeof eh.openEntrypoints === "function" && eh.entrypointSpecs?.length) {
+        let extra: Listener[];
+        try {
+          extra = eh.openEntrypoints();
+        } catch (err) {
+          listener.close();
+          throw new BuildError(`${path}: cannot listen on the entrypoint: ${(err as Error).message}`, { cause: err });
+        }
+        listener = new MergedListener(listener, extra);
       }
       return { listener, listenerMd };
     },
@@ -654,5 +708,8 @@ function listenerKey(s: ServiceConfig, cfg: Config): string {
         return `${f}:missing`;
       }
     });
-  return JSON.stringify([s.addr, s.listener ?? {}, chain ?? null, cfg.tls ?? null, files]);
+  // A tunnel handler's entrypoints are listeners too.
+  const md = (s.handler?.type === "tunnel" ? s.handler?.metadata : undefined) ?? {};
+  const eps = Object.entries(md).filter(([k]) => ["entrypoint", "entrypoints"].includes(k.toLowerCase()));
+  return JSON.stringify([s.addr, s.listener ?? {}, chain ?? null, cfg.tls ?? null, files, eps]);
 }

@@ -83,6 +83,9 @@ export function registerBuiltins(): void {
   lazy(listenerRegistry, ["mtls"], mtcp, (m) => m.listenMtls);
   lazy(dialerRegistry, ["mtcp"], mtcp, (m) => m.mtcpDialer);
   lazy(dialerRegistry, ["mtls"], mtcp, (m) => m.mtlsDialer);
+  const tunnel = () => import("../handlers/tunnel/mod.ts");
+  lazy(handlerRegistry, ["tunnel"], tunnel, (m) => m.tunnelHandler);
+  lazy(connectorRegistry, ["tunnel"], tunnel, (m) => m.tunnelConnector);
 
   lazy(handlerRegistry, ["auto"], () => import("../handlers/auto/mod.ts"), (m) => m.autoHandler);
   const http = () => import("../handlers/http/mod.ts");

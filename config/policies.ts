@@ -14,6 +14,7 @@ import { Admission, compileAdmission } from "../handlers/admission/mod.ts";
 import { Bypass, compilePatterns } from "../handlers/bypass/mod.ts";
 import { checkPattern } from "../handlers/bypass/check.ts";
 import { type HostMapping, Hosts, parseHostsLines } from "../handlers/hosts/mod.ts";
+import { compileRules, Ingress, type IngressRule, parseIngressLines } from "../handlers/ingress/mod.ts";
 import {
   ConnLimiter,
   parseConnLimits,
@@ -35,6 +36,7 @@ export class Policies {
   readonly admissions = new Map<string, Admission>();
   readonly bypasses = new Map<string, Bypass>();
   readonly hosts = new Map<string, Hosts>();
+  readonly ingresses = new Map<string, Ingress>();
   readonly resolvers = new Map<string, DnsResolver>();
   readonly limiters = new Map<string, TrafficLimiter>();
   readonly climiters = new Map<string, ConnLimiter>();
@@ -107,7 +109,17 @@ function checkNames(items: Named[] | undefined, section: string): void {
  * @throws {ConfigError}
  */
 export function checkPolicies(cfg: Config): void {
-  for (const section of ["authers", "admissions", "bypasses", "hosts", "limiters", "climiters", "rlimiters"] as const) {
+  const sections = [
+    "authers",
+    "admissions",
+    "bypasses",
+    "hosts",
+    "ingresses",
+    "limiters",
+    "climiters",
+    "rlimiters",
+  ] as const;
+  for (const section of sections) {
     checkNames(cfg[section] as Named[] | undefined, section);
     for (const o of (cfg[section] ?? []) as Named[]) {
       const spec = loaderSpec(o);
@@ -121,6 +133,7 @@ export function checkPolicies(cfg: Config): void {
   for (const h of cfg.hosts ?? []) {
     attempt(h, "mappings", () => new Hosts(h.name!, (h.mappings ?? []) as HostMapping[]));
   }
+  for (const g of cfg.ingresses ?? []) each(g, "rules", g.rules, (r) => compileRules([r as IngressRule]));
   for (const l of cfg.limiters ?? []) attempt(l, "limits", () => parseTrafficLimits(l.limits ?? []));
   for (const l of cfg.climiters ?? []) attempt(l, "limits", () => parseConnLimits(l.limits ?? []));
   for (const l of cfg.rlimiters ?? []) attempt(l, "limits", () => parseRateLimits(l.limits ?? []));
@@ -193,6 +206,21 @@ export async function buildPolicies(cfg: Config, log: Logger): Promise<Policies>
         return all;
       }, (all) => hosts.update(all));
       p.hosts.set(h.name!, hosts);
+    }
+    for (const g of cfg.ingresses ?? []) {
+      const ing = new Ingress(g.name!);
+      const inline = (g.rules ?? []) as IngressRule[];
+      // Later sources win for the same hostname: inline, then file, redis, http (gost's precedence).
+      await loaded(
+        p,
+        g,
+        "lines",
+        "hash",
+        log,
+        (items) => compileRules([...inline, ...parseIngressLines(items.flat())]),
+        (m) => ing.set(m),
+      );
+      p.ingresses.set(g.name!, ing);
     }
     const limiters = async <L, T extends { update(l: L): void }>(
       items: LimiterConfig[] | undefined,

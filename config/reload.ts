@@ -86,6 +86,7 @@ export async function reloadRuntime(
   for (const plan of plans) {
     const r = kept.get(plan.name);
     if (!r) continue;
+    plan.inherit?.(r.plan);
     r.service.replace(plan.parts);
     r.plan = plan;
   }

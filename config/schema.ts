@@ -152,7 +152,10 @@ export interface TLSNodeConfig {
 export interface ForwardNodeConfig {
   name: string;
   addr: string;
+  /** Deprecated spelling of `filter.host`. */
   host?: string;
+  /** Which sniffed requests this target serves (only `host` is run by dost). */
+  filter?: { host?: string; protocol?: string; path?: string };
   network?: string;
   protocol?: string;
   path?: string;
@@ -301,6 +304,17 @@ export interface HostMappingConfig {
   aliases?: string[];
 }
 
+/** `ingresses:` (hostname → tunnel rules for the tunnel handler). */
+export interface IngressRuleConfig {
+  hostname?: string;
+  endpoint?: string;
+}
+
+export interface IngressConfig extends LoaderFields {
+  name?: string;
+  rules?: IngressRuleConfig[];
+}
+
 export interface HostsConfig extends LoaderFields {
   name?: string;
   mappings?: HostMappingConfig[];
@@ -366,7 +380,7 @@ export interface Config {
   bypasses?: BypassConfig[];
   resolvers?: ResolverConfig[];
   hosts?: HostsConfig[];
-  ingresses?: PassthroughConfig[];
+  ingresses?: IngressConfig[];
   routers?: PassthroughConfig[];
   sds?: PassthroughConfig[];
   recorders?: PassthroughConfig[];
@@ -612,7 +626,7 @@ export const CONFIG_SHAPE: Shape = {
   hosts: {
     list: { name: "string", mappings: { list: { ip: "string", hostname: "string", aliases: "strings" } }, ...LOADERS },
   },
-  ingresses: { list: "any" },
+  ingresses: { list: { name: "string", rules: { list: { hostname: "string", endpoint: "string" } }, ...LOADERS } },
   routers: { list: "any" },
   sds: { list: "any" },
   recorders: { list: "any" },

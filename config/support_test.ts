@@ -23,7 +23,7 @@ Deno.test("support: keys dost does not run are refused with file:line and key", 
     6,
   );
   refuse("authers:\n- name: a\n  plugin:\n    addr: 127.0.0.1:8000\n", "authers[0].plugin", 3);
-  refuse("ingresses:\n- name: i\n  rules: []\n", "ingresses", 1);
+  refuse("ingresses:\n- name: i\n  plugin:\n    addr: 127.0.0.1:8000\n", "ingresses[0].plugin", 3);
   refuse(
     "chains:\n- name: c\n  hops:\n  - name: h\n    nodes:\n    - name: n\n      addr: a:1\n      interface: eth0\n",
     "chains[0].hops[0].nodes[0].interface",

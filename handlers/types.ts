@@ -5,6 +5,7 @@
  * @module
  */
 import type { Logger } from "../transports/log.ts";
+import type { Ingress } from "./ingress/mod.ts";
 import type { Metadata } from "../transports/metadata.ts";
 import type { Binder, ClientTLSConfig, Conn, DialOptions, ServerTLSConfig } from "../transports/types.ts";
 
@@ -71,6 +72,8 @@ export interface HandlerOptions {
   /** The server certificate for handler-level TLS (SOCKS5 0x80/0x82). */
   tls: () => Promise<ServerTLSConfig>;
   log: Logger;
+  /** The config's `ingresses:` by name (the tunnel handler routes by them). */
+  ingresses?: ReadonlyMap<string, Ingress>;
 }
 
 /** Serves one accepted connection. Never rejects; always closes `conn`. */

@@ -1,0 +1,143 @@
+/**
+ * Requests per second through a tunnel entrypoint: an HTTP origin, a tunnel
+ * server with an entrypoint and a client exposing the origin (dost, and gost
+ * 3.2.6 when `GOST_BIN` is set), then `--workers` HTTP/1.1 clients for
+ * `--seconds`, once on kept-alive connections and once with a new connection
+ * per request (each a new tunnel stream).
+ *
+ *   deno run --unstable-net -A scripts/bench_tunnel.ts [--seconds 5] [--workers 16]
+ */
+const flag = (name: string, def: number) => {
+  const i = Deno.args.indexOf(`--${name}`);
+  return i >= 0 ? Number(Deno.args[i + 1]) : def;
+};
+const SECONDS = flag("seconds", 5);
+const WORKERS = flag("workers", 16);
+const ID = "4d21094e-b74c-4916-86c1-d9fa36ea677b";
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+const enc = new TextEncoder();
+
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const p = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return p;
+}
+
+function spawn(cmd: string, a: string[]): Deno.ChildProcess {
+  return new Deno.Command(cmd, { args: a, stdin: "null", stdout: "null", stderr: "null" }).spawn();
+}
+
+/** One GET with `Host: app.test` on `conn`; resolves when the whole response (Content-Length) is read. */
+async function get(conn: Deno.Conn, buf: Uint8Array, close: boolean): Promise<void> {
+  await conn.write(enc.encode(`GET / HTTP/1.1\r\nHost: app.test\r\n${close ? "Connection: close\r\n" : ""}\r\n`));
+  let have = 0;
+  let need = -1;
+  for (;;) {
+    const n = await conn.read(buf.subarray(have));
+    if (n === null) {
+      if (need < 0 || have < need) throw new Error("connection closed mid-response");
+      return;
+    }
+    have += n;
+    if (need < 0) {
+      const text = new TextDecoder().decode(buf.subarray(0, have));
+      const end = text.indexOf("\r\n\r\n");
+      if (end >= 0) {
+        const m = /content-length: *(\d+)/i.exec(text.slice(0, end));
+        need = end + 4 + Number(m?.[1] ?? 0);
+      }
+    }
+    if (need >= 0 && have >= need) return;
+  }
+}
+
+let errors = 0;
+
+async function run(port: number, keepAlive: boolean): Promise<number> {
+  let count = 0;
+  const until = performance.now() + SECONDS * 1000;
+  await Promise.all(Array.from({ length: WORKERS }, async () => {
+    const buf = new Uint8Array(65536);
+    let conn: Deno.Conn | undefined;
+    while (performance.now() < until) {
+      conn ??= await Deno.connect({ hostname: "127.0.0.1", port });
+      try {
+        await get(conn, buf, !keepAlive);
+        count++;
+      } catch (_e) {
+        // a failed request is not counted; start again on a new connection
+        conn.close();
+        conn = undefined;
+        errors++;
+        continue;
+      }
+      if (!keepAlive) {
+        conn.close();
+        conn = undefined;
+      }
+    }
+    conn?.close();
+  }));
+  return count / SECONDS;
+}
+
+async function waitUp(port: number): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    try {
+      const c = await Deno.connect({ hostname: "127.0.0.1", port });
+      const buf = new Uint8Array(65536);
+      await get(c, buf, true);
+      c.close();
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  throw new Error("the tunnel never came up");
+}
+
+const origin = Deno.serve(
+  { hostname: "127.0.0.1", port: 0, onListen() {} },
+  () => new Response("hello from the origin\n"),
+);
+const impls: [string, string[]][] = [["dost", [Deno.execPath(), "run", "--unstable-net", "-A", MAIN]]];
+const gost = Deno.env.get("GOST_BIN");
+if (gost) impls.push(["gost", [gost]]);
+console.log(`${WORKERS} workers, ${SECONDS} s each`);
+for (const [name, cmd] of impls) {
+  const [s, e] = [freePort(), freePort()];
+  const server = spawn(cmd[0], [
+    ...cmd.slice(1),
+    "-L",
+    `tunnel://127.0.0.1:${s}?entrypoint=127.0.0.1:${e}&tunnel=app.test:${ID}`,
+  ]);
+  await new Promise((r) => setTimeout(r, 1500));
+  const client = spawn(cmd[0], [
+    ...cmd.slice(1),
+    "-L",
+    `rtcp://:0/127.0.0.1:${origin.addr.port}`,
+    "-F",
+    `tunnel://127.0.0.1:${s}?tunnel.id=${ID}`,
+  ]);
+  try {
+    await waitUp(e);
+    const ka = await run(e, true);
+    const kaErrors = errors;
+    errors = 0;
+    const fresh = await run(e, false);
+    console.log(
+      `${name}: ${ka.toFixed(0)} req/s kept-alive (${kaErrors} failed), ` +
+        `${fresh.toFixed(0)} req/s with a new connection each (${errors} failed)`,
+    );
+    errors = 0;
+  } finally {
+    for (const p of [client, server]) {
+      try {
+        p.kill("SIGTERM");
+      } catch { /* gone */ }
+      await p.status;
+    }
+  }
+}
+await origin.shutdown();
