@@ -231,6 +231,54 @@ ingresses:
 });
 
 Deno.test({
+  name: "e2e tunnel: two entrypoint servers share one set of rules in redis; a rule added there reaches both",
+  ignore: !hasCurl || !hasRedis,
+  async fn() {
+    const rs = await startRedis();
+    const web = startOrigin();
+    const servers: DostProcess[] = [];
+    const clients: DostProcess[] = [];
+    const entrypoints: number[] = [];
+    try {
+      await redis(rs.addr, "HSET", "gost:ingresses:shared", "one.test", A);
+      for (let i = 0; i < 2; i++) {
+        const [s, e] = [freePort(), freePort()];
+        entrypoints.push(e);
+        const cfg = JSON.stringify({
+          services: [{
+            name: "tunnel",
+            addr: `127.0.0.1:${s}`,
+            handler: { type: "tunnel", metadata: { entrypoint: `127.0.0.1:${e}`, ingress: "shared" } },
+            listener: { type: "ws" },
+          }],
+          ingresses: [{ name: "shared", reload: "1s", redis: { addr: rs.addr, key: "gost:ingresses:shared" } }],
+        });
+        servers.push(await startDost(["-C", cfg], { services: 1 }));
+        clients.push(await client(`tunnel+ws://127.0.0.1:${s}`, A, web.port));
+      }
+      const status = (host: string, e: number) =>
+        curl("--resolve", `${host}:${e}:127.0.0.1`, `http://${host}:${e}/`).then((r) => r.stdout.slice(-3));
+      for (const e of entrypoints) assertEquals(await status("one.test", e), "200");
+      for (const e of entrypoints) assertEquals(await status("two.test", e), "502");
+      await redis(rs.addr, "HSET", "gost:ingresses:shared", "two.test", A);
+      // Within the reload period (1 s) both servers route the new host; allow for a loaded machine.
+      for (const e of entrypoints) {
+        let last = "";
+        for (let i = 0; i < 50 && last !== "200"; i++) {
+          last = await status("two.test", e);
+          if (last !== "200") await delay(100);
+        }
+        assertEquals(last, "200", `entrypoint ${e} never routed two.test`);
+      }
+    } finally {
+      for (const p of [...clients, ...servers]) await p.stop();
+      await web.close();
+      await rs.stop();
+    }
+  },
+});
+
+Deno.test({
   name: "e2e tunnel: a malformed ingress rule or an unknown ingress name stops dost at start with file:line",
   async fn() {
     const dir = await Deno.makeTempDir();
