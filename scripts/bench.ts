@@ -26,6 +26,7 @@
 import { parseArgs } from "node:util";
 import { benchLimiter, LIMIT_RATE, markdown as limiterMarkdown } from "./bench_limiter.ts";
 import { benchConn, connMarkdown, DEFAULT_COUNT as CONN_COUNT } from "./bench_conn.ts";
+import { benchTunnel } from "./bench_tunnel.ts";
 import { benchIdle, DEFAULT_SETTLE_SECONDS, idleSection, writeIdleSection } from "./bench_idle.ts";
 import {
   cpuSeconds,
@@ -437,7 +438,7 @@ const USAGE = `Usage: deno task bench [-- OPTIONS]
   --no-write          do not update the file
   --list              print the scenario names and exit
 
-  Side sections, alone or with scenarios: limiter, conn, idle (10,000 idle tunnels; writes its own section)`;
+  Side sections, alone or with scenarios: limiter, conn, tunnel, idle (10,000 idle tunnels; writes its own section)`;
 
 /** Runs the benchmark with command-line `argv`; resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
@@ -485,8 +486,10 @@ export async function main(argv: string[]): Promise<number> {
   const withLimiter = only.length === 0 || only.includes(LIMITER_ROW);
   const withConn = only.length === 0 || only.includes(CONN_ROW);
   const withIdle = only.length === 0 || only.includes(IDLE_ROW);
-  const sideOnly = only.length > 0 && only.every((o) => o === LIMITER_ROW || o === CONN_ROW || o === IDLE_ROW);
-  only = only.filter((o) => o !== LIMITER_ROW && o !== CONN_ROW && o !== IDLE_ROW);
+  const withTunnel = only.length === 0 || only.includes(TUNNEL_ROW);
+  const sides = [LIMITER_ROW, CONN_ROW, IDLE_ROW, TUNNEL_ROW];
+  const sideOnly = only.length > 0 && only.every((o) => sides.includes(o));
+  only = only.filter((o) => !sides.includes(o));
   const unknown = only.filter((o) => !SCENARIOS.some((s) => s.name === o));
   if (unknown.length) {
     console.error(`bench: unknown scenario "${unknown[0]}"; known: ${SCENARIOS.map((s) => s.name).join(", ")}`);
@@ -507,7 +510,14 @@ export async function main(argv: string[]): Promise<number> {
 
   if (sideOnly) {
     let ok = true;
-    for (const section of [withLimiter && limiterSection, withConn && connSection, withIdle && idle]) {
+    for (
+      const section of [
+        withLimiter && limiterSection,
+        withConn && connSection,
+        withTunnel && tunnelSection,
+        withIdle && idle,
+      ]
+    ) {
       if (!section) continue;
       const r = await section(opts);
       console.log(r.text + "\n");
@@ -566,6 +576,7 @@ export async function main(argv: string[]): Promise<number> {
   let body = await report(setups, opts, command, bg);
   if (withLimiter) body += "\n\n" + (await limiterSection(opts)).text;
   if (withConn) body += "\n\n" + (await connSection(opts)).text;
+  if (withTunnel) body += "\n\n" + (await tunnelSection(opts)).text;
   console.log(body);
   for (const r of setups) if (r.error) console.error(`\n${nameOf(r)}: ${r.error}`);
   if (write) {
@@ -609,6 +620,14 @@ async function connSection(opts: Options): Promise<{ text: string; ok: boolean }
     ...errors.map((e) => `- error: ${e}`),
   ].join("\n");
   return { text, ok: errors.length === 0 };
+}
+
+/** The `--only` name of the tunnel-entrypoint rows. */
+const TUNNEL_ROW = "tunnel";
+
+/** Requests per second and one 1 GiB download through a tunnel entrypoint, dost and gost (#14). */
+function tunnelSection(opts: Options): Promise<{ text: string; ok: boolean }> {
+  return benchTunnel({ mainTs: opts.entry, gostBin: opts.gost });
 }
 
 /** The `--only` name of the idle-tunnel rows. */

@@ -11,17 +11,15 @@
  * It comes from the Deno.serve origin behind a tunnel (a Python origin gives
  * none through the same dost pair), so the failures are reported, not fatal.
  *
- *   deno run --unstable-net -A scripts/bench_tunnel.ts [--seconds 5] [--workers 16]
+ *   deno task bench -- --only tunnel                 (a side section of the benchmark)
+ *   deno run --unstable-net -A scripts/bench_tunnel.ts [--seconds 5] [--workers 16] [--download 1024]
+ *
+ * @module
  */
-const flag = (name: string, def: number) => {
-  const i = Deno.args.indexOf(`--${name}`);
-  return i >= 0 ? Number(Deno.args[i + 1]) : def;
-};
-const SECONDS = flag("seconds", 5);
-const WORKERS = flag("workers", 16);
-const DOWNLOAD_MIB = flag("download", 1024);
+let SECONDS = 5;
+let WORKERS = 16;
+let DOWNLOAD_MIB = 1024;
 const ID = "4d21094e-b74c-4916-86c1-d9fa36ea677b";
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const enc = new TextEncoder();
 
 function freePort(): number {
@@ -138,51 +136,93 @@ async function download(port: number): Promise<string> {
   return `${DOWNLOAD_MIB} MiB in ${seconds.toFixed(2)} s, ${(size * 8 / seconds / 1e9).toFixed(2)} Gbit/s`;
 }
 
-const origin = Deno.serve(
-  { hostname: "127.0.0.1", port: 0, onListen() {} },
-  (req) =>
-    new URL(req.url).pathname === "/big"
-      ? new Response(bigBody(DOWNLOAD_MIB), { headers: { "content-length": String(DOWNLOAD_MIB << 20) } })
-      : new Response("hello from the origin\n"),
-);
-const impls: [string, string[]][] = [["dost", [Deno.execPath(), "run", "--unstable-net", "-A", MAIN]]];
-const gost = Deno.env.get("GOST_BIN");
-if (gost) impls.push(["gost", [gost]]);
-console.log(`${WORKERS} workers, ${SECONDS} s each`);
-for (const [name, cmd] of impls) {
-  const [s, e] = [freePort(), freePort()];
-  const server = spawn(cmd[0], [
-    ...cmd.slice(1),
-    "-L",
-    `tunnel://127.0.0.1:${s}?entrypoint=127.0.0.1:${e}&tunnel=app.test:${ID}`,
-  ]);
-  await new Promise((r) => setTimeout(r, 1500));
-  const client = spawn(cmd[0], [
-    ...cmd.slice(1),
-    "-L",
-    `rtcp://:0/127.0.0.1:${origin.addr.port}`,
-    "-F",
-    `tunnel://127.0.0.1:${s}?tunnel.id=${ID}`,
-  ]);
-  try {
-    await waitUp(e);
-    const ka = await run(e, true);
-    const kaErrors = errors;
-    errors = 0;
-    const fresh = await run(e, false);
-    console.log(
-      `${name}: ${ka.toFixed(0)} req/s kept-alive (${kaErrors} failed), ` +
-        `${fresh.toFixed(0)} req/s with a new connection each (${errors} failed)`,
-    );
-    errors = 0;
-    console.log(`${name}: one download through the entrypoint: ${await download(e)}`);
-  } finally {
-    for (const p of [client, server]) {
-      try {
-        p.kill("SIGTERM");
-      } catch { /* gone */ }
-      await p.status;
-    }
-  }
+/** Options of {@linkcode benchTunnel}. */
+export interface TunnelBenchOptions {
+  mainTs: string;
+  gostBin?: string;
+  seconds?: number;
+  workers?: number;
+  downloadMib?: number;
 }
-await origin.shutdown();
+
+/** Runs dost's (and gost's) rows; resolves to a markdown section and whether every row ran. */
+export async function benchTunnel(opts: TunnelBenchOptions): Promise<{ text: string; ok: boolean }> {
+  SECONDS = opts.seconds ?? 5;
+  WORKERS = opts.workers ?? 16;
+  DOWNLOAD_MIB = opts.downloadMib ?? 1024;
+  const origin = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    (req) =>
+      new URL(req.url).pathname === "/big"
+        ? new Response(bigBody(DOWNLOAD_MIB), { headers: { "content-length": String(DOWNLOAD_MIB << 20) } })
+        : new Response("hello from the origin\n"),
+  );
+  const impls: [string, string[]][] = [["dost", [Deno.execPath(), "run", "--unstable-net", "-A", opts.mainTs]]];
+  if (opts.gostBin) impls.push(["gost", [opts.gostBin]]);
+  const lines = [
+    `### Tunnel entrypoint: ${WORKERS} HTTP/1.1 clients for ${SECONDS} s through \`-L tunnel://…?entrypoint=…\` ` +
+    "to a client `-L rtcp://:0/origin -F tunnel://…`, and one download",
+    "",
+    "| impl | req/s kept-alive (failed) | req/s new connection each (failed) | one download |",
+    "| --- | ---: | ---: | --- |",
+  ];
+  let ok = true;
+  try {
+    for (const [name, cmd] of impls) {
+      const [s, e] = [freePort(), freePort()];
+      const server = spawn(cmd[0], [
+        ...cmd.slice(1),
+        "-L",
+        `tunnel://127.0.0.1:${s}?entrypoint=127.0.0.1:${e}&tunnel=app.test:${ID}`,
+      ]);
+      await new Promise((r) => setTimeout(r, 1500));
+      const client = spawn(cmd[0], [
+        ...cmd.slice(1),
+        "-L",
+        `rtcp://:0/127.0.0.1:${origin.addr.port}`,
+        "-F",
+        `tunnel://127.0.0.1:${s}?tunnel.id=${ID}`,
+      ]);
+      try {
+        await waitUp(e);
+        errors = 0;
+        const ka = await run(e, true);
+        const kaErrors = errors;
+        errors = 0;
+        const fresh = await run(e, false);
+        const dl = await download(e);
+        if (dl.startsWith("failed")) ok = false;
+        lines.push(`| ${name} | ${ka.toFixed(0)} (${kaErrors}) | ${fresh.toFixed(0)} (${errors}) | ${dl} |`);
+      } catch (err) {
+        ok = false;
+        lines.push(`| ${name} | error: ${(err as Error).message} | | |`);
+      } finally {
+        for (const p of [client, server]) {
+          try {
+            p.kill("SIGTERM");
+          } catch { /* gone */ }
+          await p.status;
+        }
+      }
+    }
+  } finally {
+    await origin.shutdown();
+  }
+  return { text: lines.join("\n"), ok };
+}
+
+if (import.meta.main) {
+  const flag = (name: string, def: number) => {
+    const i = Deno.args.indexOf(`--${name}`);
+    return i >= 0 ? Number(Deno.args[i + 1]) : def;
+  };
+  const r = await benchTunnel({
+    mainTs: new URL("../main.ts", import.meta.url).pathname,
+    gostBin: Deno.env.get("GOST_BIN"),
+    seconds: flag("seconds", 5),
+    workers: flag("workers", 16),
+    downloadMib: flag("download", 1024),
+  });
+  console.log(r.text);
+  if (!r.ok) Deno.exit(1);
+}
