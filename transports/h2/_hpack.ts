@@ -218,7 +218,8 @@ function readInt(r: { b: Uint8Array; i: number }, prefix: number): number {
     const b = r.b[r.i++];
     v += (b & 0x7f) * 2 ** m;
     m += 7;
-    if (v > 0x7fffffff) throw new HpackError("HPACK integer too large");
+    // Zero continuation bytes do not grow `v`, but past 2^1023 `0 * 2 ** m` is NaN: bound the length too.
+    if (v > 0x7fffffff || m > 63) throw new HpackError("HPACK integer too large");
     if ((b & 0x80) === 0) return v;
   }
 }

@@ -133,3 +133,14 @@ Deno.test("hpack encoder: static indexes, never-indexed credentials, Huffman whe
   assertEquals(toHex(next), "2082", "a size update to 0 leads the next block");
   assertEquals(toHex(e.encode([[":method", "GET"]])), "82");
 });
+
+Deno.test("hpack decoder: an integer padded with zero continuation bytes is an error, not NaN (fuzz regression)", () => {
+  // Found by `deno task fuzz --only hpack`: 150 bytes of 0x80 made the size update NaN, after
+  // which the dynamic table was never evicted and grew with every block.
+  const d = new HpackDecoder(4096);
+  const update = new Uint8Array([0x3f, ...new Array(150).fill(0x80), 0x00]);
+  assertThrows(() => d.decode(update), HpackError, "too large");
+  const literal = new Uint8Array([0x40, 1, 0x61, 1, 0x62]); // literal with incremental indexing, "a: b"
+  for (let i = 0; i < 1000; i++) d.decode(literal);
+  assert(d.tableLength <= 4096 / 34, `table holds ${d.tableLength} entries`);
+});
