@@ -58,7 +58,7 @@ export function formatOf(file: string): ConfigFormat {
  */
 export function parseConfig(text: string, opts: ParseOptions = {}): Config {
   if (!yaml) throw new Error("parseConfig: call `await loadParser()` first");
-  const { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument } = yaml;
+  const { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, visit } = yaml;
   const file = opts.file ?? "<config>";
   const format = opts.format ?? formatOf(file);
   const lines = new LineCounter();
@@ -106,7 +106,21 @@ export function parseConfig(text: string, opts: ParseOptions = {}): Config {
     }
     return line;
   };
-  const root = doc.toJS() ?? {};
+  let root: unknown;
+  try {
+    // Anchors are checked here: an unknown alias (or an alias bomb past yaml's maxAliasCount) throws.
+    root = doc.toJS() ?? {};
+  } catch (err) {
+    let line = 1;
+    visit(doc, {
+      Alias(_, node) {
+        if (node.resolve(doc) !== undefined) return;
+        line = lineAt(node) ?? line;
+        return visit.BREAK;
+      },
+    });
+    throw new ConfigError(file, line, "", `invalid YAML: ${(err as Error).message.split("\n")[0]}`);
+  }
   const ctx: Ctx = { file, lineOf, warn: opts.warn ?? (() => {}) };
   if (!isPlainObject(root)) {
     throw new ConfigError(file, 1, "", `expected a map at the top level, got ${describe(root)}`);

@@ -360,3 +360,16 @@ Deno.test("loadConfig: a dangling hop reference in -C is reported", async () => 
     '<inline>:1: chains[0].hops[0]: hop "x" has no nodes and there is no top-level hop of that name',
   );
 });
+
+Deno.test("parseConfig: an unresolved alias and an alias bomb are ConfigErrors with file:line", () => {
+  assert.throws(
+    () => parseConfig("services:\n- name: a\n  addr: *x\n", { file: "a.yaml" }),
+    (e: unknown) => e instanceof ConfigError && /a\.yaml:3\b.*Unresolved alias/.test(e.message),
+  );
+  const levels = ["a: &a [1, 2]", "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]"];
+  levels.push("c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]", "d: [*c, *c, *c, *c, *c, *c, *c, *c, *c]");
+  assert.throws(
+    () => parseConfig(levels.join("\n") + "\n", { file: "b.yaml" }),
+    (e: unknown) => e instanceof ConfigError && /b\.yaml:\d+/.test(e.message),
+  );
+});
