@@ -11,6 +11,7 @@ import { closeQuietly } from "../../transports/_io/write_all.ts";
 import { parseClientHello } from "../../transports/obfs/_hello.ts";
 import { HttpParseError, readRequestHead } from "../../transports/_ws/http_head.ts";
 import type { Conn } from "../../transports/types.ts";
+import { bytesConn } from "../../transports/_io/bytes_conn.ts";
 
 /** Largest request head read while sniffing. */
 export const MAX_SNIFF_HEAD = 32 * 1024;
@@ -76,24 +77,6 @@ export async function sniff(bc: BufferedConn, conn: Conn, timeout: number, signa
 function join(host: string, port: number): string {
   const h = host.replace(/^\[|\]$/g, "");
   return h.includes(":") ? `[${h}]:${port}` : `${h}:${port}`;
-}
-
-function bytesConn(bytes: Uint8Array, like: Conn): Conn {
-  let off = 0;
-  return {
-    read(p: Uint8Array): Promise<number | null> {
-      if (off >= bytes.length) return Promise.resolve(null);
-      const n = Math.min(p.length, bytes.length - off);
-      p.set(bytes.subarray(off, off + n));
-      off += n;
-      return Promise.resolve(n);
-    },
-    write: () => Promise.reject(new Error("read-only")),
-    closeWrite: () => Promise.resolve(),
-    close: () => {},
-    localAddr: like.localAddr,
-    remoteAddr: like.remoteAddr,
-  };
 }
 
 async function within<T>(conn: Conn, ms: number, signal: AbortSignal | undefined, op: () => Promise<T>): Promise<T> {

@@ -40,6 +40,7 @@ import {
 } from "../relay/protocol.ts";
 import { type Authenticator, AuthError, type HandleResult, ProxyError } from "../types.ts";
 import { streamHeader as header, within } from "./_wire.ts";
+import { bytesConn } from "../../transports/_io/bytes_conn.ts";
 
 /** Largest HTTP request head an entrypoint reads; a bigger one gets 431. */
 export const MAX_HEAD_BYTES = 32 * 1024;
@@ -251,23 +252,4 @@ async function answer(conn: Conn, text: string): Promise<void> {
 
 function addrText(a: Addr): string {
   return "hostname" in a ? joinHostPort(a.hostname, a.port) : "";
-}
-
-/** A read-only Conn over `bytes` (for parsing a head already read). */
-function bytesConn(bytes: Uint8Array, like: Conn): Conn {
-  let off = 0;
-  return {
-    read(p: Uint8Array): Promise<number | null> {
-      if (off >= bytes.length) return Promise.resolve(null);
-      const n = Math.min(p.length, bytes.length - off);
-      p.set(bytes.subarray(off, off + n));
-      off += n;
-      return Promise.resolve(n);
-    },
-    write: () => Promise.reject(new Error("read-only")),
-    closeWrite: () => Promise.resolve(),
-    close: () => {},
-    localAddr: like.localAddr,
-    remoteAddr: like.remoteAddr,
-  };
 }
